@@ -1,0 +1,134 @@
+/* config.h - moat's configuration: parsed once into an immutable struct.
+ *
+ * Sources, later ones winning: built-in defaults < config file (INI) <
+ * environment (MOAT_<SECTION>_<KEY>, upper case) < command-line flags.
+ * The keys live in one table (config.c) with type, default, bounds and
+ * validator. Errors name the key, the offending value and its source
+ * ("conf/moat.conf:12", "env MOAT_SERVER_LISTEN", "flag --listen").
+ * Unknown keys in the file, and unknown MOAT_<SECTION>_* variables for a known
+ * section, are errors. */
+#ifndef MOAT_CONFIG_H
+#define MOAT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOAT_CFG_STR 256   /* bytes for short string values (addresses, names) */
+#define MOAT_CFG_PATH 1024 /* bytes for paths and long strings */
+#define MOAT_CFG_MAX_CIDRS 32
+
+/* A listening address: "HOST:PORT", "[V6]:PORT". */
+struct moat_listen_addr {
+    char host[MOAT_CFG_STR]; /* numeric IPv4/IPv6 literal, without brackets */
+    uint16_t port;           /* TCP port, 1..65535 */
+    int family;              /* AF_INET or AF_INET6 */
+};
+
+enum moat_upstream_kind { MOAT_UPSTREAM_TCP = 0, MOAT_UPSTREAM_UNIX = 1 };
+
+/* Where requests go: "http://HOST:PORT" (HOST a name or literal) or "unix:/path". */
+struct moat_upstream_addr {
+    enum moat_upstream_kind kind; /* TCP or Unix socket */
+    char host[MOAT_CFG_STR];      /* TCP: host name or literal, no brackets */
+    uint16_t port;                /* TCP: port (default 80) */
+    char path[108];               /* UNIX: socket path (sun_path size) */
+};
+
+/* One trusted-proxy network. */
+struct moat_cidr {
+    int family;            /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network address, network byte order */
+    unsigned prefix;       /* prefix length in bits */
+};
+
+struct moat_config {
+    /* Where this config came from (for messages). */
+    char source_file[MOAT_CFG_PATH]; /* path of the file read, "" when none */
+
+    struct {
+        struct moat_listen_addr listen; /* server.listen, default 0.0.0.0:8443 */
+        unsigned workers;               /* server.workers, 0 = one per core */
+        unsigned max_connections;       /* server.max_connections, default 1024 */
+        unsigned max_connections_per_ip; /* server.max_connections_per_ip, default 128 */
+        unsigned drain_timeout_ms;      /* server.drain_timeout, default 10s */
+        char state_dir[MOAT_CFG_PATH];  /* server.state_dir, "" = auto (see README) */
+    } server;
+
+    struct {
+        char cert_file[MOAT_CFG_PATH]; /* tls.cert_file, PEM chain */
+        char key_file[MOAT_CFG_PATH];  /* tls.key_file, PEM private key (ECDSA or RSA) */
+        char priority[MOAT_CFG_PATH];  /* tls.priority, GnuTLS priority string */
+        int dev;                       /* tls.dev: generate/reuse a localhost cert */
+    } tls;
+
+    struct {
+        struct moat_upstream_addr addr; /* upstream.url, default http://127.0.0.1:8000 */
+        char url[MOAT_CFG_PATH];        /* upstream.url as written */
+        unsigned connect_timeout_ms;    /* upstream.connect_timeout, default 5s */
+        unsigned response_timeout_ms;   /* upstream.response_timeout (head), default 60s */
+        unsigned idle_timeout_ms;       /* upstream.idle_timeout (between bytes), default 60s */
+        unsigned keepalive_timeout_ms;  /* upstream.keepalive_timeout (pooled idle), default 30s */
+        unsigned max_idle;              /* upstream.max_idle pooled connections, default 64 */
+        unsigned max_connections;       /* upstream.max_connections in total, default 512 */
+    } upstream;
+
+    struct {
+        unsigned max_header_bytes;  /* limits.max_header_bytes (431), default 16384 */
+        unsigned max_headers;       /* limits.max_headers (431), default 100 */
+        unsigned max_uri_bytes;     /* limits.max_uri_bytes (414), default 8192 */
+        uint64_t max_body_bytes;    /* limits.max_body_bytes (413), default 100 MiB, 0 = none */
+        unsigned header_timeout_ms; /* limits.header_timeout: whole request head, default 10s */
+        unsigned client_idle_timeout_ms; /* limits.client_idle_timeout, default 60s */
+    } limits;
+
+    struct {
+        struct moat_cidr trusted[MOAT_CFG_MAX_CIDRS]; /* proxy.trusted_proxies */
+        size_t n_trusted;                             /* entries used in trusted */
+        int request_id;                       /* proxy.request_id: generate when absent */
+        char request_id_header[MOAT_CFG_STR]; /* proxy.request_id_header, X-Request-Id */
+    } proxy;
+
+    struct {
+        int level;     /* log.level (enum moat_log_level), default info */
+        int access;    /* log.access: write the access log, default true */
+        int log_query; /* log.query: include the query string, default false */
+    } log;
+};
+
+/* What main() learnt from argv besides configuration keys. */
+struct moat_cli {
+    int check_config;   /* --check-config */
+    int help;           /* --help */
+    int version;        /* --version */
+    int child_argc;     /* words after "--" (the app to start), 0 when none */
+    char **child_argv;  /* borrowed from argv, NULL-terminated */
+};
+
+/* Fills cfg from defaults, the config file, envp and argv (see top of file).
+ * The config file is --config PATH, else $MOAT_CONFIG, else MOAT_DEFAULT_CONFIG
+ * when it exists (a missing default file is not an error; a missing named one is).
+ * On error returns -1 with a one-line message in err naming key, value and source.
+ * cfg and cli are caller-owned; nothing is allocated. */
+int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, char **argv,
+                     char **envp, char *err, size_t errlen);
+
+/* Writes the effective configuration as INI text (secrets redacted) to fd.
+ * Returns 0, or -1 on a write error. */
+int moat_config_print(const struct moat_config *cfg, int fd);
+
+/* Writes the --help text to fd. */
+void moat_config_usage(int fd);
+
+/* Parses "HOST:PORT" / "[V6]:PORT" (numeric host). Returns 0 or -1. Pure. */
+int moat_config_parse_listen(const char *s, struct moat_listen_addr *out);
+
+/* Parses "http://HOST[:PORT]" or "unix:/path". Returns 0 or -1. Pure. */
+int moat_config_parse_upstream(const char *s, struct moat_upstream_addr *out);
+
+/* Parses "A.B.C.D/N", "V6/N" or a bare address (full-length prefix). Returns 0 or -1. */
+int moat_config_parse_cidr(const char *s, struct moat_cidr *out);
+
+/* True when the address (family, 4 or 16 bytes) lies in one of the networks. Pure. */
+int moat_cidr_match(const struct moat_cidr *nets, size_t n, int family, const unsigned char *addr);
+
+#endif
