@@ -1,8 +1,324 @@
-/* main.c - moat's entry point (placeholder while the core lands). */
+/* main.c - moat's entry point: configuration, TLS material, startup, signals
+ * and draining shutdown. */
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-int main(void)
+#include "moat/cert.h"
+#include "moat/config.h"
+#include "moat/log.h"
+#include "moat/proxy.h"
+#include "moat/server.h"
+#include "moat/tlsstore.h"
+#include "moat/upstream.h"
+
+/* Exit codes (documented in --help and the README). */
+enum {
+    EXIT_OK = 0,      /* clean exit, including after a drain */
+    EXIT_CONFIG = 1,  /* invalid configuration or usage */
+    EXIT_STARTUP = 2, /* cannot bind, TLS material unusable, ... */
+    EXIT_RUNTIME = 3, /* failure while running */
+};
+
+#define TICK_NS (100 * 1000 * 1000) /* main loop period */
+
+/* The one runtime struct: everything main owns, passed around explicitly. */
+struct moat_runtime {
+    struct moat_config cfg;      /* effective configuration (immutable after load) */
+    struct moat_cli cli;         /* command-line facts besides keys */
+    char cert_path[MOAT_CFG_PATH]; /* certificate served */
+    char key_path[MOAT_CFG_PATH];  /* its key */
+    struct moat_tlsstore *tls;   /* credentials for the cert callback */
+    struct moat_upstream *up;    /* upstream pool */
+    struct moat_proxy *px;       /* proxy engine */
+    struct moat_server *srv;     /* HTTPS listener */
+};
+
+extern char **environ;
+
+static void print_version(void)
 {
-    puts("moat " MOAT_VERSION);
+    printf("moat %s (libmicrohttpd %s, GnuTLS %s, %s, libsodium %s)\n", MOAT_VERSION,
+           MHD_get_version(), gnutls_check_version(NULL), OpenSSL_version(OPENSSL_VERSION),
+           sodium_version_string());
+}
+
+/* mkdir -p for the automatic state directory's parents (mode 0700). */
+static int mkdir_parents(const char *path)
+{
+    char tmp[MOAT_CFG_PATH];
+    char *p;
+
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+        return -1;
+    for (p = tmp + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
     return 0;
+}
+
+/* The state directory: server.state_dir, else $XDG_STATE_HOME/moat, else
+ * $HOME/.local/state/moat, else /tmp/moat-UID. */
+static void state_dir(const struct moat_config *cfg, char *out, size_t cap)
+{
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+
+    if (cfg->server.state_dir[0] != '\0')
+        snprintf(out, cap, "%s", cfg->server.state_dir);
+    else if (xdg != NULL && xdg[0] == '/')
+        snprintf(out, cap, "%s/moat", xdg);
+    else if (home != NULL && home[0] == '/')
+        snprintf(out, cap, "%s/.local/state/moat", home);
+    else
+        snprintf(out, cap, "/tmp/moat-%u", (unsigned)getuid());
+}
+
+static void log_cert(const char *event, const char *path, const struct moat_cert_info *info)
+{
+    struct moat_logline l;
+    char when[32];
+    struct tm tm;
+
+    gmtime_r(&info->not_after, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    moat_logline_begin(&l, MOAT_LOG_INFO, event);
+    moat_logline_str(&l, "cert_file", path);
+    moat_logline_str(&l, "subject_cn", info->subject_cn);
+    moat_logline_str(&l, "key_type", info->key_type);
+    moat_logline_int(&l, "key_bits", info->key_bits);
+    moat_logline_str(&l, "not_after", when);
+    moat_logline_str(&l, "sha256", info->sha256);
+    moat_logline_end(&l);
+}
+
+/* Resolves, checks and loads the TLS material. Returns 0 or -1 (logged). */
+static int tls_prepare(struct moat_runtime *rt, int load)
+{
+    struct moat_cert_info info;
+    char dir[MOAT_CFG_PATH];
+    char err[512];
+    int created = 0;
+    int rc = -1;
+
+    if (rt->cfg.tls.dev && rt->cfg.tls.cert_file[0] == '\0') {
+        state_dir(&rt->cfg, dir, sizeof(dir));
+        if (rt->cfg.server.state_dir[0] == '\0' && mkdir_parents(dir) != 0) {
+            moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "cannot create the parents of %s: %s",
+                     dir, strerror(errno));
+            goto out;
+        }
+        if (moat_cert_dev_ensure(dir, rt->cert_path, rt->key_path, sizeof(rt->cert_path),
+                                 &created, err, sizeof(err)) != 0) {
+            moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "%s", err);
+            goto out;
+        }
+    } else {
+        snprintf(rt->cert_path, sizeof(rt->cert_path), "%s", rt->cfg.tls.cert_file);
+        snprintf(rt->key_path, sizeof(rt->key_path), "%s", rt->cfg.tls.key_file);
+    }
+    if (moat_cert_check(rt->cert_path, rt->key_path, time(NULL), &info, err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "%s", err);
+        goto out;
+    }
+    if (info.key_mode_too_open)
+        moat_log(MOAT_LOG_WARN, "tls_key_permissions",
+                 "private key %s is readable by group or others; chmod 600 it", rt->key_path);
+    if (rt->cfg.tls.dev) {
+        log_cert(created ? "dev_cert_created" : "dev_cert_reused", rt->cert_path, &info);
+        moat_log(MOAT_LOG_INFO, "dev_cert_trust",
+                 "development certificate sha256 %s; to trust it: "
+                 "cp %s /usr/local/share/ca-certificates/moat-dev.crt && update-ca-certificates "
+                 "(or curl --cacert %s)",
+                 info.sha256, rt->cert_path, rt->cert_path);
+    } else {
+        log_cert("tls_certificate", rt->cert_path, &info);
+    }
+    if (load && moat_tlsstore_load(rt->tls, rt->cert_path, rt->key_path, err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "%s", err);
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+/* SIGHUP: load the certificate again; on failure the old one stays in service. */
+static void tls_reload(struct moat_runtime *rt)
+{
+    if (tls_prepare(rt, 1) == 0)
+        moat_log(MOAT_LOG_INFO, "tls_reloaded", "certificate reloaded from %s", rt->cert_path);
+    else
+        moat_log(MOAT_LOG_ERROR, "tls_reload_failed",
+                 "certificate reload failed; the previous certificate stays in service");
+}
+
+/* Stops accepting, lets in-flight requests finish up to the drain deadline. */
+static void drain(struct moat_runtime *rt)
+{
+    struct timespec ts = {0, TICK_NS};
+    uint64_t deadline = moat_now_ms() + rt->cfg.server.drain_timeout_ms;
+    unsigned left;
+
+    moat_server_quiesce(rt->srv);
+    moat_log(MOAT_LOG_INFO, "draining", "stopped accepting; %u request(s) in flight",
+             moat_server_requests(rt->srv));
+    for (;;) {
+        left = moat_server_requests(rt->srv);
+        if (left == 0 || moat_now_ms() >= deadline)
+            break;
+        moat_server_tick(rt->srv);
+        nanosleep(&ts, NULL);
+    }
+    if (left > 0)
+        moat_log(MOAT_LOG_WARN, "drain_timeout", "%u request(s) cut at the drain deadline", left);
+}
+
+/* Waits for signals and runs the periodic work. Returns the exit code. */
+static int run(struct moat_runtime *rt, const sigset_t *set)
+{
+    struct timespec tick = {0, TICK_NS};
+    siginfo_t si;
+    int sig;
+
+    for (;;) {
+        sig = sigtimedwait(set, &si, &tick);
+        if (sig < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                moat_log(MOAT_LOG_ERROR, "signal_wait_failed", "%s", strerror(errno));
+                return EXIT_RUNTIME;
+            }
+            moat_server_tick(rt->srv);
+            continue;
+        }
+        if (sig == SIGHUP) {
+            tls_reload(rt);
+            continue;
+        }
+        moat_log(MOAT_LOG_INFO, "shutdown", "received %s", strsignal(sig));
+        drain(rt);
+        return EXIT_OK;
+    }
+}
+
+static void log_listening(const struct moat_config *cfg)
+{
+    struct moat_logline l;
+    char addr[MOAT_CFG_STR + 16];
+
+    snprintf(addr, sizeof(addr), "%s%s%s:%u", cfg->server.listen.family == AF_INET6 ? "[" : "",
+             cfg->server.listen.host, cfg->server.listen.family == AF_INET6 ? "]" : "",
+             (unsigned)cfg->server.listen.port);
+    moat_logline_begin(&l, MOAT_LOG_INFO, "listening");
+    moat_logline_str(&l, "listener", "https");
+    moat_logline_str(&l, "addr", addr);
+    moat_logline_str(&l, "upstream", cfg->upstream.url);
+    moat_logline_str(&l, "version", MOAT_VERSION);
+    moat_logline_end(&l);
+}
+
+int main(int argc, char **argv)
+{
+    static struct moat_runtime rt; /* large: keep it off the stack */
+    char err[1024];
+    sigset_t set;
+    int code = EXIT_STARTUP;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    /* Every thread created from here on inherits the mask: only the main
+     * loop receives these signals, synchronously. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (moat_config_load(&rt.cfg, &rt.cli, argc, argv, environ, err, sizeof(err)) != 0) {
+        fprintf(stderr, "moat: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    if (rt.cli.help) {
+        moat_config_usage(1);
+        return EXIT_OK;
+    }
+    if (rt.cli.version) {
+        print_version();
+        return EXIT_OK;
+    }
+    moat_log_setup((enum moat_log_level)rt.cfg.log.level, 2);
+    if (sodium_init() < 0) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "libsodium failed to initialise");
+        return EXIT_STARTUP;
+    }
+    if (rt.cli.child_argc > 0) {
+        fprintf(stderr, "moat: starting the application (\"-- %s ...\") is not supported yet; "
+                        "start it separately and point --upstream at it\n",
+                rt.cli.child_argv[0]);
+        return EXIT_CONFIG;
+    }
+    if (rt.cli.check_config) {
+        if (moat_config_print(&rt.cfg, 1) != 0)
+            return EXIT_CONFIG;
+        if (!rt.cfg.tls.dev && tls_prepare(&rt, 0) != 0) {
+            fprintf(stderr, "moat: configuration is valid but the TLS material is not\n");
+            return EXIT_CONFIG;
+        }
+        fprintf(stderr, "moat: configuration OK\n");
+        return EXIT_OK;
+    }
+
+    rt.tls = moat_tlsstore_new();
+    if (rt.tls == NULL || tls_prepare(&rt, 1) != 0)
+        goto out;
+    rt.up = moat_upstream_new(&rt.cfg, err, sizeof(err));
+    if (rt.up == NULL) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        goto out;
+    }
+    rt.px = moat_proxy_new(&rt.cfg, rt.up, err, sizeof(err));
+    if (rt.px == NULL) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        goto out;
+    }
+    rt.srv = moat_server_new(&rt.cfg, rt.px, rt.tls, err, sizeof(err));
+    if (rt.srv == NULL) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        goto out;
+    }
+    if (moat_proxy_start(rt.px) != 0) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "cannot start the proxy I/O thread");
+        goto out;
+    }
+    if (moat_server_start(rt.srv, err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        goto out;
+    }
+    log_listening(&rt.cfg);
+    code = run(&rt, &set);
+out:
+    if (rt.px != NULL)
+        moat_proxy_stop(rt.px);
+    if (rt.srv != NULL)
+        moat_server_free(rt.srv);
+    moat_proxy_free(rt.px);
+    moat_upstream_free(rt.up);
+    moat_tlsstore_free(rt.tls);
+    if (code == EXIT_OK)
+        moat_log(MOAT_LOG_INFO, "stopped", "moat stopped");
+    return code;
 }

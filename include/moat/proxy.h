@@ -1,0 +1,100 @@
+/* proxy.h - the streaming proxy engine: one exchange per proxied request, driven
+ * on the client side by libmicrohttpd's callbacks and on the upstream side by an
+ * I/O thread (epoll) that never blocks.
+ *
+ * Threading: functions marked [MHD] run on a libmicrohttpd worker thread inside a
+ * callback for the exchange's connection; the engine suspends the connection when
+ * it must wait (upload buffer full, response head or body bytes not there yet)
+ * and resumes it from the I/O thread. Memory per exchange is fixed at creation
+ * (request and response buffers); nothing is allocated per byte copied.
+ *
+ * Ownership: an exchange is reference counted. moat_exchange_new() returns it
+ * holding the caller's (MHD request's) reference, released by
+ * moat_exchange_release() from the request-completed callback. A response made
+ * by moat_exchange_response() holds its own reference until libmicrohttpd frees
+ * the response. */
+#ifndef MOAT_PROXY_H
+#define MOAT_PROXY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "moat/config.h"
+#include "moat/reqcheck.h"
+#include "moat/upstream.h"
+
+struct moat_proxy;    /* opaque engine */
+struct moat_exchange; /* opaque, one per proxied request */
+
+/* Creates the engine over cfg (borrowed) and up (borrowed); both must outlive it.
+ * Returns NULL with a message in err. */
+struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_upstream *up,
+                                  char *err, size_t errlen);
+
+/* Starts the I/O thread. Returns 0 or -1. */
+int moat_proxy_start(struct moat_proxy *px);
+
+/* Number of exchanges not yet finished on the upstream side. */
+unsigned moat_proxy_active(struct moat_proxy *px);
+
+/* Fails every exchange still in flight (so every suspended connection is
+ * resumed and answered or aborted), then stops the I/O thread. Call before
+ * MHD_stop_daemon(). */
+void moat_proxy_stop(struct moat_proxy *px);
+
+/* Frees the engine. After moat_proxy_stop() and MHD_stop_daemon(). */
+void moat_proxy_free(struct moat_proxy *px);
+
+/* [MHD] Starts proxying a validated request. head[0..head_len) is the upstream
+ * request head written by fwd (copied). body says how the client's body is
+ * framed (upstream framing is Content-Length or chunked to match);
+ * head_request: the method is HEAD. Returns NULL on allocation failure. */
+struct moat_exchange *moat_exchange_new(struct moat_proxy *px, struct MHD_Connection *conn,
+                                        const char *head, size_t head_len,
+                                        enum moat_body_kind body, int head_request);
+
+/* [MHD] Hands over upload bytes. Consumes what fits and decrements *size by
+ * that; when not all fit the connection is suspended until there is room.
+ * Returns 0, or -1 when the connection must be aborted. */
+int moat_exchange_feed(struct moat_exchange *ex, const char *data, size_t *size);
+
+/* [MHD] The client's body is complete (or there was none). */
+void moat_exchange_body_done(struct moat_exchange *ex);
+
+enum moat_exchange_wait {
+    MOAT_EXCHANGE_WAIT = 0,   /* connection suspended; call again when resumed */
+    MOAT_EXCHANGE_READY = 1,  /* response head available: moat_exchange_response() */
+    MOAT_EXCHANGE_FAILED = 2, /* upstream failed before a head: answer *status */
+};
+
+/* [MHD] Checks for the response head; suspends the connection when it is not
+ * there yet. On FAILED, *status is 502, 503 or 504 and *reason a static label. */
+enum moat_exchange_wait moat_exchange_poll(struct moat_exchange *ex, int *status,
+                                           const char **reason);
+
+/* [MHD] Builds the client response from the upstream head (hop-by-hop headers
+ * removed; body streamed by a content reader). *status gets the upstream status.
+ * Returns NULL when the head cannot be represented (then answer 502).
+ * Caller queues and destroys the response as usual. */
+struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *status);
+
+/* Figures for the access log and metrics. */
+struct moat_exchange_stats {
+    uint64_t bytes_up;       /* request body bytes taken from the client */
+    uint64_t bytes_down;     /* response body bytes handed to the client */
+    double upstream_seconds; /* from upstream connect/reuse to the response head (-1: none) */
+    int upstream_status;     /* status of the upstream's head, 0 when none */
+    const char *error;       /* static reason when the upstream side failed, else NULL */
+    int reused;              /* the upstream connection came from the pool */
+};
+
+/* Copies the current figures (any thread). */
+void moat_exchange_stats_get(struct moat_exchange *ex, struct moat_exchange_stats *out);
+
+/* [MHD] Drops the request's reference (from the request-completed callback).
+ * An exchange the client abandoned is aborted on the upstream side. */
+void moat_exchange_release(struct moat_exchange *ex);
+
+#endif
