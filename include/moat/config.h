@@ -16,6 +16,21 @@
 #define MOAT_CFG_STR 256   /* bytes for short string values (addresses, names) */
 #define MOAT_CFG_PATH 1024 /* bytes for paths and long strings */
 #define MOAT_CFG_MAX_CIDRS 32
+#define MOAT_CFG_MAX_KEYS 64 /* room in moat_config.sources for every key of the table */
+
+/* Where a key's effective value came from. */
+enum moat_cfg_origin {
+    MOAT_CFG_FROM_DEFAULT = 0, /* built-in default */
+    MOAT_CFG_FROM_FILE,        /* the config file (line in moat_cfg_source.line) */
+    MOAT_CFG_FROM_ENV,         /* MOAT_<SECTION>_<KEY> */
+    MOAT_CFG_FROM_FLAG,        /* a command-line flag */
+};
+
+/* The origin of one key's value, for --check-config and messages. */
+struct moat_cfg_source {
+    unsigned char origin; /* enum moat_cfg_origin */
+    unsigned line;        /* MOAT_CFG_FROM_FILE: line in source_file, else 0 */
+};
 
 /* A listening address: "HOST:PORT", "[V6]:PORT". */
 struct moat_listen_addr {
@@ -93,6 +108,9 @@ struct moat_config {
         int access;    /* log.access: write the access log, default true */
         int log_query; /* log.query: include the query string, default false */
     } log;
+
+    /* Origin of each key, indexed like the key table in config_keys.c (print order). */
+    struct moat_cfg_source sources[MOAT_CFG_MAX_KEYS];
 };
 
 /* What main() learnt from argv besides configuration keys. */
@@ -107,8 +125,11 @@ struct moat_cli {
 /* Fills cfg from defaults, the config file, envp and argv (see top of file).
  * The config file is --config PATH, else $MOAT_CONFIG, else MOAT_DEFAULT_CONFIG
  * when it exists (a missing default file is not an error; a missing named one is).
- * On error returns -1 with a one-line message in err naming key, value and source.
- * cfg and cli are caller-owned; nothing is allocated. */
+ * After all sources, tls.cert_file and tls.key_file must be set unless tls.dev.
+ * With --help or --version only argv is read: cfg holds the defaults.
+ * cli->child_argv borrows from argv. On error returns -1 with a one-line message
+ * in err naming key, value and source (secret values shown as <redacted>); cfg
+ * is then unspecified. cfg and cli are caller-owned; nothing is allocated. */
 int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, char **argv,
                      char **envp, char *err, size_t errlen);
 
@@ -116,7 +137,7 @@ int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, ch
  * Returns 0, or -1 on a write error. */
 int moat_config_print(const struct moat_config *cfg, int fd);
 
-/* Writes the --help text to fd. */
+/* Writes the --help text to fd (best effort: a failed write is not reported). */
 void moat_config_usage(int fd);
 
 /* Parses "HOST:PORT" / "[V6]:PORT" (numeric host). Returns 0 or -1. Pure. */

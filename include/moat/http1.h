@@ -47,8 +47,11 @@ enum moat_http1_rc {
  * Content-Length with Transfer-Encoding, a Transfer-Encoding that is not exactly
  * "chunked", more than MOAT_HTTP1_MAX_HDRS fields: MOAT_HTTP1_ERROR with a static
  * reason in *why. 1xx heads parse as DONE with framing NONE: the caller skips
- * them (except 101, which the caller treats as an error for now).
- * Pointers in out point into buf. */
+ * them (except 101, which the caller treats as an error for now). An HTTP/1.0
+ * head with Transfer-Encoding is an error too (RFC 9112 6.1). Content-Length is
+ * capped at INT64_MAX. *head_len counts the bytes through the final empty line.
+ * Pointers in out point into buf; out is only meaningful on DONE. why may be
+ * NULL; it is set to NULL unless the result is ERROR. */
 enum moat_http1_rc moat_http1_parse_response(const char *buf, size_t len, int head_request,
                                              struct moat_http1_resp *out, size_t *head_len,
                                              const char **why);
@@ -70,8 +73,11 @@ enum moat_chunked_rc {
 
 /* Decodes in[0..inlen). Payload bytes are written to out (which may equal in:
  * decoding in place is allowed since output never overtakes input); *outlen
- * gets their count, *consumed the input bytes used. Trailers are read and
- * dropped. */
+ * gets their count, *consumed the input bytes used. out needs room for inlen
+ * bytes. MORE always consumes all input; DONE stops right after the body; on
+ * ERROR *consumed is the offset of the offending byte. DONE and ERROR are
+ * sticky: later calls consume nothing. Trailers are read and dropped. why may
+ * be NULL; it is set to NULL unless the result is ERROR. */
 enum moat_chunked_rc moat_chunked_decode(struct moat_chunked *c, const char *in, size_t inlen,
                                          char *out, size_t *outlen, size_t *consumed,
                                          const char **why);

@@ -1,0 +1,489 @@
+/* config_keys.c - the table of configuration keys, and how each type is parsed, checked and
+ * printed. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <gnutls/gnutls.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "config_int.h"
+#include "moat/hdr.h"
+#include "moat/log.h"
+
+#define MS_S UINT64_C(1000)
+#define MS_H UINT64_C(3600000)
+#define KIB UINT64_C(1024)
+#define MIB (UINT64_C(1024) * 1024)
+
+/* The hardened default: TLS 1.2/1.3, AEAD ciphers, ECDHE key exchange, modern groups. */
+#define MOAT_TLS_PRIORITY_DEFAULT                                                                  \
+    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"           \
+    "+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:"   \
+    "+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE"
+
+static int check_priority(const char *value, const char **why);
+static int check_token(const char *value, const char **why);
+
+#define OFF(field) offsetof(struct moat_config, field)
+#define SZ(field) sizeof(((struct moat_config *)0)->field)
+
+/* Every key moat knows, grouped by section, in the order they are printed. */
+/* clang-format off */
+static const struct moat_cfg_key keys[] = {
+    {.section = "server", .name = "listen", .type = MOAT_CFG_T_LISTEN,
+     .offset = OFF(server.listen), .def = "0.0.0.0:8443", .flag = "listen",
+     .help = "HTTPS address: IPV4:PORT, [IPV6]:PORT or *:PORT"},
+    {.section = "server", .name = "workers", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(server.workers), .def = "0", .min = 0, .max = 1024, .flag = "workers",
+     .help = "worker threads, 0 = one per CPU core"},
+    {.section = "server", .name = "max_connections", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(server.max_connections), .def = "1024", .min = 1, .max = 1000000,
+     .help = "client connections open at once, in total"},
+    {.section = "server", .name = "max_connections_per_ip", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(server.max_connections_per_ip), .def = "128", .min = 1, .max = 1000000,
+     .help = "client connections open at once from one IP address"},
+    {.section = "server", .name = "drain_timeout", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(server.drain_timeout_ms), .def = "10s", .min = 0, .max = MS_H,
+     .help = "on SIGTERM/SIGINT, how long requests in flight may take to finish"},
+    {.section = "server", .name = "state_dir", .type = MOAT_CFG_T_PATH,
+     .offset = OFF(server.state_dir), .size = SZ(server.state_dir), .def = "",
+     .flag = "state-dir", .help = "writable directory for generated state, \"\" = automatic"},
+
+    {.section = "tls", .name = "cert_file", .type = MOAT_CFG_T_PATH,
+     .offset = OFF(tls.cert_file), .size = SZ(tls.cert_file), .def = "", .flag = "cert",
+     .help = "certificate chain, PEM (required unless --dev)"},
+    {.section = "tls", .name = "key_file", .type = MOAT_CFG_T_PATH,
+     .offset = OFF(tls.key_file), .size = SZ(tls.key_file), .def = "", .flag = "key",
+     .help = "private key, PEM (required unless --dev)"},
+    {.section = "tls", .name = "priority", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(tls.priority), .size = SZ(tls.priority), .def = MOAT_TLS_PRIORITY_DEFAULT,
+     .check = check_priority,
+     .help = "GnuTLS priority string (default: TLS 1.2/1.3, AEAD, ECDHE only)"},
+    {.section = "tls", .name = "dev", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(tls.dev), .def = "false", .flag = "dev",
+     .help = "serve a generated localhost certificate (development only)"},
+
+    {.section = "upstream", .name = "url", .type = MOAT_CFG_T_UPSTREAM,
+     .offset = OFF(upstream.addr), .size = SZ(upstream.url), .aux = OFF(upstream.url),
+     .def = "http://127.0.0.1:8000", .flag = "upstream",
+     .help = "the app: http://HOST[:PORT] or unix:/PATH"},
+    {.section = "upstream", .name = "connect_timeout", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(upstream.connect_timeout_ms), .def = "5s", .min = 1, .max = MS_H,
+     .help = "time to connect to the app"},
+    {.section = "upstream", .name = "response_timeout", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(upstream.response_timeout_ms), .def = "60s", .min = 1, .max = 24 * MS_H,
+     .help = "time for the app to send its response head"},
+    {.section = "upstream", .name = "idle_timeout", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(upstream.idle_timeout_ms), .def = "60s", .min = 1, .max = 24 * MS_H,
+     .help = "longest silence from the app while a response is streamed"},
+    {.section = "upstream", .name = "keepalive_timeout", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(upstream.keepalive_timeout_ms), .def = "30s", .min = 1, .max = MS_H,
+     .help = "how long an idle pooled connection to the app is kept"},
+    {.section = "upstream", .name = "max_idle", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(upstream.max_idle), .def = "64", .min = 0, .max = 65535,
+     .help = "idle connections to the app kept in the pool"},
+    {.section = "upstream", .name = "max_connections", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(upstream.max_connections), .def = "512", .min = 1, .max = 1000000,
+     .help = "connections to the app open at once, in total"},
+
+    {.section = "limits", .name = "max_header_bytes", .type = MOAT_CFG_T_SIZE,
+     .offset = OFF(limits.max_header_bytes), .def = "16k", .min = KIB, .max = MIB,
+     .help = "largest request head, else 431"},
+    {.section = "limits", .name = "max_headers", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(limits.max_headers), .def = "100", .min = 1, .max = 10000,
+     .help = "most header fields in a request, else 431"},
+    {.section = "limits", .name = "max_uri_bytes", .type = MOAT_CFG_T_SIZE,
+     .offset = OFF(limits.max_uri_bytes), .def = "8k", .min = 256, .max = MIB,
+     .help = "longest request target, else 414"},
+    {.section = "limits", .name = "max_body_bytes", .type = MOAT_CFG_T_SIZE64,
+     .offset = OFF(limits.max_body_bytes), .def = "100m", .min = 0, .max = KIB * KIB * MIB,
+     .help = "largest request body, else 413; 0 = no limit"},
+    {.section = "limits", .name = "header_timeout", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(limits.header_timeout_ms), .def = "10s", .min = 1, .max = MS_H,
+     .help = "time for a client to send a whole request head"},
+    {.section = "limits", .name = "client_idle_timeout", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(limits.client_idle_timeout_ms), .def = "60s", .min = 1, .max = 24 * MS_H,
+     .help = "longest silence from a client (idle keep-alive or slow body)"},
+
+    {.section = "proxy", .name = "trusted_proxies", .type = MOAT_CFG_T_CIDRS,
+     .offset = OFF(proxy.trusted), .aux = OFF(proxy.n_trusted), .def = "",
+     .help = "networks whose X-Forwarded-* headers are believed (comma separated CIDRs)"},
+    {.section = "proxy", .name = "request_id", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(proxy.request_id), .def = "true",
+     .help = "generate a request id when the request has none"},
+    {.section = "proxy", .name = "request_id_header", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(proxy.request_id_header), .size = SZ(proxy.request_id_header),
+     .def = "X-Request-Id", .check = check_token,
+     .help = "header carrying the request id to the app and in the response"},
+
+    {.section = "log", .name = "level", .type = MOAT_CFG_T_LOGLEVEL,
+     .offset = OFF(log.level), .def = "info", .flag = "log-level",
+     .help = "least severe events logged: debug, info, warn, error"},
+    {.section = "log", .name = "access", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(log.access), .def = "true",
+     .help = "write one access-log line per request"},
+    {.section = "log", .name = "query", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(log.log_query), .def = "false",
+     .help = "include query strings in the access log (they may hold tokens)"},
+};
+/* clang-format on */
+
+_Static_assert(sizeof keys / sizeof keys[0] <= MOAT_CFG_MAX_KEYS,
+               "MOAT_CFG_MAX_KEYS is too small for the key table");
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+const struct moat_cfg_key *moat_cfg_keys(size_t *n)
+{
+    *n = sizeof keys / sizeof keys[0];
+    return keys;
+}
+
+int moat_cfg_key_find(const char *section, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcasecmp(keys[i].section, section) == 0 && strcasecmp(keys[i].name, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+int moat_cfg_section_known(const char *section)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcasecmp(keys[i].section, section) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Validates a GnuTLS priority string by compiling it. */
+static int check_priority(const char *value, const char **why)
+{
+    gnutls_priority_t prio;
+    const char *errpos = NULL;
+
+    if (gnutls_priority_init(&prio, value, &errpos) < 0) {
+        *why = "not a valid GnuTLS priority string";
+        return -1;
+    }
+    gnutls_priority_deinit(prio);
+    return 0;
+}
+
+/* Validates an HTTP header name. */
+static int check_token(const char *value, const char **why)
+{
+    if (!moat_hdr_is_token(value, strlen(value))) {
+        *why = "must be an HTTP header name (RFC 9110 token)";
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the bound n of key k in its own unit ("16k", "10s", "5"). */
+static void format_bound(const struct moat_cfg_key *k, uint64_t n, char *out, size_t outlen)
+{
+    int rc;
+
+    if (k->type == MOAT_CFG_T_DURATION)
+        rc = moat_cfg_format_duration(n, out, outlen);
+    else if (k->type == MOAT_CFG_T_SIZE || k->type == MOAT_CFG_T_SIZE64)
+        rc = moat_cfg_format_size(n, out, outlen);
+    else
+        rc = snprintf(out, outlen, "%" PRIu64, n) > 0 ? 0 : -1;
+    if (rc != 0 && outlen > 0)
+        out[0] = '\0';
+}
+
+/* Parses a numeric key into *v and checks its bounds. */
+static int set_number(const struct moat_cfg_key *k, const char *value, uint64_t *v, char *why,
+                      size_t whylen)
+{
+    char lo[32];
+    char hi[32];
+    int rc = -1;
+
+    if (k->type == MOAT_CFG_T_DURATION) {
+        if (moat_cfg_parse_duration(value, v) != 0) {
+            snprintf(why, whylen, "expected a duration such as 250ms, 10s, 2m or 1h");
+            goto out;
+        }
+    } else if (k->type == MOAT_CFG_T_SIZE || k->type == MOAT_CFG_T_SIZE64) {
+        if (moat_cfg_parse_size(value, v) != 0) {
+            snprintf(why, whylen, "expected a size in bytes such as 8192, 16k, 100m or 1g");
+            goto out;
+        }
+    } else if (moat_cfg_parse_u64(value, v) != 0) {
+        snprintf(why, whylen, "expected a non-negative integer");
+        goto out;
+    }
+    if (*v < k->min || *v > k->max) {
+        format_bound(k, k->min, lo, sizeof lo);
+        format_bound(k, k->max, hi, sizeof hi);
+        snprintf(why, whylen, "must be between %s and %s", lo, hi);
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+/* Copies a text value into the fixed buffer of key k. */
+static int set_text(const struct moat_cfg_key *k, char *dst, const char *value, char *why,
+                    size_t whylen)
+{
+    const char *reason = NULL;
+    size_t len = strlen(value);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (iscntrl((unsigned char)value[i])) {
+            snprintf(why, whylen, "contains control characters");
+            return -1;
+        }
+    }
+    if (len >= k->size) {
+        snprintf(why, whylen, "too long (at most %zu bytes)", k->size - 1);
+        return -1;
+    }
+    if (k->check != NULL && k->check(value, &reason) != 0) {
+        snprintf(why, whylen, "%s", reason);
+        return -1;
+    }
+    memset(dst, 0, k->size);
+    memcpy(dst, value, len);
+    return 0;
+}
+
+/* Parses a comma/space separated list of CIDRs into nets[]/count. */
+static int set_cidrs(const struct moat_cfg_key *k, struct moat_cidr *nets, size_t *count,
+                     const char *value, char *why, size_t whylen)
+{
+    static const char seps[] = ", \t";
+    struct moat_cidr parsed[MOAT_CFG_MAX_CIDRS];
+    char item[64];
+    const char *p = value;
+    const char *reason = NULL;
+    size_t n = 0;
+    size_t len;
+    int rc = -1;
+
+    p += strspn(p, seps);
+    while (*p != '\0') {
+        len = strcspn(p, seps);
+        if (n == MOAT_CFG_MAX_CIDRS) {
+            snprintf(why, whylen, "too many networks (at most %d)", MOAT_CFG_MAX_CIDRS);
+            goto out;
+        }
+        if (len >= sizeof item) {
+            snprintf(why, whylen, "an entry is too long to be a network");
+            goto out;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (moat_cfg_parse_cidr(item, &parsed[n], &reason) != 0) {
+            if (k->secret)
+                snprintf(why, whylen, "%s", reason);
+            else
+                snprintf(why, whylen, "\"%s\": %s", item, reason);
+            goto out;
+        }
+        n++;
+        p += len;
+        p += strspn(p, seps);
+    }
+    memcpy(nets, parsed, n * sizeof parsed[0]);
+    *count = n;
+    rc = 0;
+out:
+    return rc;
+}
+
+int moat_cfg_key_set(struct moat_config *cfg, const struct moat_cfg_key *k, const char *value,
+                     char *why, size_t whylen)
+{
+    char *base = (char *)cfg;
+    char *dst = base + k->offset;
+    const char *reason = NULL;
+    uint64_t v = 0;
+    int b;
+    enum moat_log_level level;
+    struct moat_upstream_addr up;
+    int rc = -1;
+
+    memset(&up, 0, sizeof up);
+    switch (k->type) {
+    case MOAT_CFG_T_BOOL:
+        if (moat_cfg_parse_bool(value, &b) != 0) {
+            snprintf(why, whylen, "expected true or false (yes/no, on/off, 1/0)");
+            goto out;
+        }
+        *(int *)(void *)dst = b;
+        break;
+    case MOAT_CFG_T_UINT:
+    case MOAT_CFG_T_SIZE:
+    case MOAT_CFG_T_DURATION:
+        if (set_number(k, value, &v, why, whylen) != 0)
+            goto out;
+        *(unsigned *)(void *)dst = (unsigned)v;
+        break;
+    case MOAT_CFG_T_SIZE64:
+        if (set_number(k, value, &v, why, whylen) != 0)
+            goto out;
+        *(uint64_t *)(void *)dst = v;
+        break;
+    case MOAT_CFG_T_STRING:
+    case MOAT_CFG_T_PATH:
+        if (set_text(k, dst, value, why, whylen) != 0)
+            goto out;
+        break;
+    case MOAT_CFG_T_LISTEN:
+        if (moat_cfg_parse_listen(value, (struct moat_listen_addr *)(void *)dst, &reason) != 0) {
+            snprintf(why, whylen, "%s", reason);
+            goto out;
+        }
+        break;
+    case MOAT_CFG_T_UPSTREAM:
+        if (strlen(value) >= k->size) {
+            snprintf(why, whylen, "too long (at most %zu bytes)", k->size - 1);
+            goto out;
+        }
+        if (moat_cfg_parse_upstream(value, &up, &reason) != 0) {
+            snprintf(why, whylen, "%s", reason);
+            goto out;
+        }
+        memcpy(dst, &up, sizeof up);
+        memset(base + k->aux, 0, k->size);
+        memcpy(base + k->aux, value, strlen(value));
+        break;
+    case MOAT_CFG_T_CIDRS:
+        if (set_cidrs(k, (struct moat_cidr *)(void *)dst, (size_t *)(void *)(base + k->aux), value,
+                      why, whylen) != 0)
+            goto out;
+        break;
+    case MOAT_CFG_T_LOGLEVEL:
+        if (moat_log_level_parse(value, &level) != 0) {
+            snprintf(why, whylen, "expected debug, info, warn or error");
+            goto out;
+        }
+        *(int *)(void *)dst = (int)level;
+        break;
+    default:
+        snprintf(why, whylen, "internal error: unknown key type");
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+/* Writes the networks as "A/N, B/M". */
+static int format_cidrs(const struct moat_cidr *nets, size_t n, char *out, size_t outlen)
+{
+    char addr[INET6_ADDRSTRLEN];
+    size_t used = 0;
+    size_t i;
+    int w;
+
+    out[0] = '\0';
+    for (i = 0; i < n; i++) {
+        if (inet_ntop(nets[i].family, nets[i].addr, addr, sizeof addr) == NULL)
+            return -1;
+        w = snprintf(out + used, outlen - used, "%s%s/%u", i > 0 ? ", " : "", addr, nets[i].prefix);
+        if (w < 0 || (size_t)w >= outlen - used)
+            return -1;
+        used += (size_t)w;
+    }
+    return 0;
+}
+
+int moat_cfg_key_format(const struct moat_config *cfg, const struct moat_cfg_key *k, char *out,
+                        size_t outlen)
+{
+    const char *base = (const char *)cfg;
+    const void *src = base + k->offset;
+    const struct moat_listen_addr *la;
+    int level;
+    int n;
+
+    switch (k->type) {
+    case MOAT_CFG_T_BOOL:
+        n = snprintf(out, outlen, "%s", *(const int *)src ? "true" : "false");
+        break;
+    case MOAT_CFG_T_UINT:
+        n = snprintf(out, outlen, "%u", *(const unsigned *)src);
+        break;
+    case MOAT_CFG_T_SIZE:
+        return moat_cfg_format_size(*(const unsigned *)src, out, outlen);
+    case MOAT_CFG_T_SIZE64:
+        return moat_cfg_format_size(*(const uint64_t *)src, out, outlen);
+    case MOAT_CFG_T_DURATION:
+        return moat_cfg_format_duration(*(const unsigned *)src, out, outlen);
+    case MOAT_CFG_T_STRING:
+    case MOAT_CFG_T_PATH:
+        n = snprintf(out, outlen, "%s", (const char *)src);
+        break;
+    case MOAT_CFG_T_LISTEN:
+        la = src;
+        n = snprintf(out, outlen, la->family == AF_INET6 ? "[%s]:%u" : "%s:%u", la->host,
+                     (unsigned)la->port);
+        break;
+    case MOAT_CFG_T_UPSTREAM:
+        n = snprintf(out, outlen, "%s", base + k->aux);
+        break;
+    case MOAT_CFG_T_CIDRS:
+        return format_cidrs(src, *(const size_t *)(const void *)(base + k->aux), out, outlen);
+    case MOAT_CFG_T_LOGLEVEL:
+        level = *(const int *)src;
+        if (level < 0 || level > MOAT_LOG_ERROR)
+            return -1;
+        n = snprintf(out, outlen, "%s", level_names[level]);
+        break;
+    default:
+        return -1;
+    }
+    return (n >= 0 && (size_t)n < outlen) ? 0 : -1;
+}
+
+/* Writes MOAT_<SECTION>_<KEY> for key k. */
+void moat_cfg_env_name(const struct moat_cfg_key *k, char *out, size_t outlen)
+{
+    size_t i;
+
+    snprintf(out, outlen, "MOAT_%s_%s", k->section, k->name);
+    for (i = 0; out[i] != '\0'; i++)
+        out[i] = (char)toupper((unsigned char)out[i]);
+}
+
+/* Writes where key idx got its value: "default", "conf/moat.conf:12", "env MOAT_X", "flag --x". */
+void moat_cfg_source_text(const struct moat_config *cfg, size_t idx, char *out, size_t outlen)
+{
+    size_t n;
+    const struct moat_cfg_key *k = &moat_cfg_keys(&n)[idx];
+    const struct moat_cfg_source *s = &cfg->sources[idx];
+    char name[128];
+
+    switch (s->origin) {
+    case MOAT_CFG_FROM_FILE:
+        snprintf(out, outlen, "%s:%u", cfg->source_file, s->line);
+        break;
+    case MOAT_CFG_FROM_ENV:
+        moat_cfg_env_name(k, name, sizeof name);
+        snprintf(out, outlen, "env %s", name);
+        break;
+    case MOAT_CFG_FROM_FLAG:
+        snprintf(out, outlen, "flag --%s", k->flag != NULL ? k->flag : "?");
+        break;
+    default:
+        snprintf(out, outlen, "default");
+        break;
+    }
+}

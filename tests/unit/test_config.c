@@ -1,0 +1,583 @@
+/* test_config.c - unit tests for loading the configuration: file, env, flags, precedence, print,
+ * help. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "moat/config.h"
+#include "moat/log.h"
+#include "test_config_util.h"
+
+START_TEST(test_defaults)
+{
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char err[512];
+    const char *env[] = {"MOAT_CONFIG=/dev/null", NULL};
+    const char *args[] = {"--dev", NULL};
+    size_t i;
+
+    ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    ck_assert_str_eq(cfg.source_file, "/dev/null");
+    ck_assert_str_eq(cfg.server.listen.host, "0.0.0.0");
+    ck_assert_uint_eq(cfg.server.listen.port, 8443);
+    ck_assert_uint_eq(cfg.server.workers, 0);
+    ck_assert_uint_eq(cfg.server.max_connections, 1024);
+    ck_assert_uint_eq(cfg.server.max_connections_per_ip, 128);
+    ck_assert_uint_eq(cfg.server.drain_timeout_ms, 10000);
+    ck_assert_str_eq(cfg.server.state_dir, "");
+    ck_assert_str_eq(cfg.tls.cert_file, "");
+    ck_assert_str_eq(cfg.tls.key_file, "");
+    ck_assert_str_eq(cfg.tls.priority,
+                     "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"
+                     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:"
+                     "+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
+                     "+GROUP-SECP384R1:%SERVER_PRECEDENCE");
+    ck_assert_int_eq(cfg.tls.dev, 1);
+    ck_assert_str_eq(cfg.upstream.url, "http://127.0.0.1:8000");
+    ck_assert_int_eq(cfg.upstream.addr.kind, MOAT_UPSTREAM_TCP);
+    ck_assert_str_eq(cfg.upstream.addr.host, "127.0.0.1");
+    ck_assert_uint_eq(cfg.upstream.addr.port, 8000);
+    ck_assert_uint_eq(cfg.upstream.connect_timeout_ms, 5000);
+    ck_assert_uint_eq(cfg.upstream.response_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg.upstream.idle_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg.upstream.keepalive_timeout_ms, 30000);
+    ck_assert_uint_eq(cfg.upstream.max_idle, 64);
+    ck_assert_uint_eq(cfg.upstream.max_connections, 512);
+    ck_assert_uint_eq(cfg.limits.max_header_bytes, 16384);
+    ck_assert_uint_eq(cfg.limits.max_headers, 100);
+    ck_assert_uint_eq(cfg.limits.max_uri_bytes, 8192);
+    ck_assert(cfg.limits.max_body_bytes == UINT64_C(100) * 1024 * 1024);
+    ck_assert_uint_eq(cfg.limits.header_timeout_ms, 10000);
+    ck_assert_uint_eq(cfg.limits.client_idle_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg.proxy.n_trusted, 0);
+    ck_assert_int_eq(cfg.proxy.request_id, 1);
+    ck_assert_str_eq(cfg.proxy.request_id_header, "X-Request-Id");
+    ck_assert_int_eq(cfg.log.level, MOAT_LOG_INFO);
+    ck_assert_int_eq(cfg.log.access, 1);
+    ck_assert_int_eq(cfg.log.log_query, 0);
+    for (i = 0; i < MOAT_CFG_MAX_KEYS; i++) {
+        if (i != 9) /* tls.dev came from --dev */
+            ck_assert_uint_eq(cfg.sources[i].origin, MOAT_CFG_FROM_DEFAULT);
+    }
+    ck_assert_uint_eq(cfg.sources[9].origin, MOAT_CFG_FROM_FLAG);
+}
+END_TEST
+
+/* ---- the file ---- */
+
+struct file_case {
+    const char *content;
+    const char *err; /* NULL = loads; else the message after "PATH" */
+};
+
+static const struct file_case file_cases[] = {
+    {"[server]\nlisten = 127.0.0.1:9443\nworkers = 3\n\n[limits]\nmax_body_bytes = 5m\n", NULL},
+    {"# comment\n; comment\n[server]\n  listen = [::1]:9443   # trailing\n\tworkers=3 ; x\n", NULL},
+    {"[server]\r\nlisten = 127.0.0.1:9443\r\n", NULL},
+    {"[tls]\npriority = NORMAL:\n  -VERS-TLS1.0:\n\t-VERS-TLS1.1\ndev = true\n", NULL},
+    {"[server]\n[server]\nworkers = 3\n[tls]\n[server]\nlisten = *:1\n", NULL},
+    {"[Server]\nWorkers = 3\n", NULL},
+    {"", NULL},
+    {"[server]\nlisten = 127.0.0.1:9443\nfoo = 1\n", ":3: unknown key \"foo\" in section [server]"},
+    {"[server]\nworkers = 2\n\n# again\nworkers = 3\n",
+     ":5: duplicate key \"workers\" in section [server] (first set on line 2)"},
+    {"[server]\nworkers = 2\n[tls]\n[server]\nworkers = 3\n",
+     ":5: duplicate key \"workers\" in section [server] (first set on line 2)"},
+    {"[serv]\nworkers = 2\n", ":1: unknown section [serv]"},
+    {"[server]\nworkers = 2\n[shutdown]\n", ":3: unknown section [shutdown]"},
+    {"workers = 2\n", ":1: key \"workers\" outside any section"},
+    {"[server]\nworkers = 2\nlisten = 1.2.3.4:99999\n",
+     "server.listen = \"1.2.3.4:99999\" (%s:3): port must be 1-65535"},
+    {"[server]\nlisten = 1.2.3.4:99999\nworkers = 2\n",
+     "server.listen = \"1.2.3.4:99999\" (%s:2): port must be 1-65535"},
+    {"[upstream]\n\nurl = https://app\n", "upstream.url = \"https://app\" (%s:3): https upstreams"},
+    {"[server]\nworkers\n", ":2: syntax error"},
+    {"[server\nworkers = 1\n", ":1: syntax error"},
+    {"[server]\nworkers = 1\nnope\nfoo = 2\n", ":3: syntax error"},
+    {"[server]\nworkers = 1\n[tls]\n  foo bar = x\n",
+     ":4: unknown key \"foo bar\" in section [tls]"},
+    {"[server]\nlisten = 0.0.0.0:8443\n  workers = 1\n  bogus\n",
+     "server.workers = \"1bogus\" (%s:3): expected a non-negative integer"},
+    {"[server]\nstate_dir = "
+     "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+     ":2: line too long"},
+};
+
+START_TEST(test_file)
+{
+    const struct file_case *c = &file_cases[_i];
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char path[64];
+    char opt[128];
+    char want[512];
+    char err[1024];
+    const char *env[] = {NULL};
+    const char *args[] = {opt, "--dev", NULL};
+    int rc;
+
+    temp_file(path, sizeof path, c->content);
+    snprintf(opt, sizeof opt, "--config=%s", path);
+    rc = load(args, env, &cfg, &cli, err, sizeof err);
+    unlink(path);
+    if (c->err == NULL) {
+        ck_assert_msg(rc == 0, "case %d: %s", _i, err);
+        ck_assert_str_eq(cfg.source_file, path);
+        return;
+    }
+    ck_assert_msg(rc == -1, "case %d loaded", _i);
+    if (strstr(c->err, "%s") != NULL) {
+        /* "%s" in the expected text stands for the file's path */
+        snprintf(want, sizeof want, "%.*s%s%s", (int)(strstr(c->err, "%s") - c->err), c->err, path,
+                 strstr(c->err, "%s") + 2);
+    } else {
+        snprintf(want, sizeof want, "%s%s", path, c->err);
+        ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "want %s got %s", want, err);
+    }
+    ck_assert_msg(strstr(err, want) != NULL, "want %s got %s", want, err);
+}
+END_TEST
+
+START_TEST(test_file_values)
+{
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char path[64];
+    char err[1024];
+    const char *env[] = {NULL};
+    const char *args[] = {"--config", path, NULL};
+
+    temp_file(path, sizeof path,
+              "[server]\nlisten = [::1]:9443\nworkers = 3\n[tls]\ncert_file = /c.pem\n"
+              "key_file = /k.pem\npriority = NORMAL:\n    -VERS-TLS1.0\n[upstream]\n"
+              "url = unix:/run/app.sock\n[limits]\nmax_body_bytes = 5m\n"
+              "[proxy]\ntrusted_proxies = 10.0.0.0/8, fd00::/8\n[log]\nlevel = warn\n");
+    ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    unlink(path);
+    ck_assert_str_eq(cfg.server.listen.host, "::1");
+    ck_assert_int_eq(cfg.server.listen.family, AF_INET6);
+    ck_assert_uint_eq(cfg.server.workers, 3);
+    ck_assert_str_eq(cfg.tls.cert_file, "/c.pem");
+    ck_assert_str_eq(cfg.tls.key_file, "/k.pem");
+    ck_assert_str_eq(cfg.tls.priority, "NORMAL:-VERS-TLS1.0");
+    ck_assert_int_eq(cfg.upstream.addr.kind, MOAT_UPSTREAM_UNIX);
+    ck_assert_str_eq(cfg.upstream.addr.path, "/run/app.sock");
+    ck_assert(cfg.limits.max_body_bytes == 5 * 1024 * 1024);
+    ck_assert_uint_eq(cfg.proxy.n_trusted, 2);
+    ck_assert_int_eq(cfg.log.level, MOAT_LOG_WARN);
+    ck_assert_uint_eq(cfg.sources[0].origin, MOAT_CFG_FROM_FILE);
+    ck_assert_uint_eq(cfg.sources[0].line, 2);
+    ck_assert_uint_eq(cfg.sources[8].line, 7); /* tls.priority starts on line 7 */
+}
+END_TEST
+
+START_TEST(test_file_missing)
+{
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char err[1024];
+    const char *env[] = {"MOAT_CONFIG=/nonexistent/moat.conf", NULL};
+    const char *args[] = {"--dev", NULL};
+    const char *args2[] = {"--dev", "--config", "/nonexistent/other.conf", NULL};
+    const char *args3[] = {"--dev", "--config", "/", NULL};
+    const char *env_empty[] = {"MOAT_CONFIG=", NULL};
+
+    ck_assert_int_eq(load(args, env, &cfg, &cli, err, sizeof err), -1);
+    ck_assert_str_eq(err,
+                     "cannot open config file /nonexistent/moat.conf: No such file or directory");
+    /* --config beats $MOAT_CONFIG */
+    ck_assert_int_eq(load(args2, env, &cfg, &cli, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "/nonexistent/other.conf: No such file") != NULL, "err: %s", err);
+    ck_assert_int_eq(load(args3, env, &cfg, &cli, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "config file /: Is a directory") != NULL, "err: %s", err);
+    /* no --config, empty $MOAT_CONFIG: the compiled-in default, which may be absent */
+    if (access(MOAT_DEFAULT_CONFIG, F_OK) != 0 && errno == ENOENT) {
+        ck_assert_msg(load(args, env_empty, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+        ck_assert_str_eq(cfg.source_file, "");
+    }
+}
+END_TEST
+
+/* ---- sources and precedence ---- */
+
+START_TEST(test_precedence)
+{
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char path[64];
+    char cfgenv[128];
+    char err[1024];
+    const char *env[] = {cfgenv, "MOAT_SERVER_LISTEN=2.2.2.2:2000", "MOAT_SERVER_WORKERS=5",
+                         "MOAT_LOG_LEVEL=debug", NULL};
+    const char *args[] = {"--listen", "3.3.3.3:3000", "--log-level=error", "--dev", NULL};
+
+    temp_file(path, sizeof path,
+              "[server]\nlisten = 1.1.1.1:1000\nworkers = 2\nmax_connections = 7\n"
+              "[log]\nlevel = warn\n");
+    snprintf(cfgenv, sizeof cfgenv, "MOAT_CONFIG=%s", path);
+    ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    unlink(path);
+    ck_assert_str_eq(cfg.server.listen.host, "3.3.3.3");       /* flag beats env and file */
+    ck_assert_uint_eq(cfg.server.workers, 5);                  /* env beats file */
+    ck_assert_uint_eq(cfg.server.max_connections, 7);          /* file beats default */
+    ck_assert_uint_eq(cfg.server.max_connections_per_ip, 128); /* default */
+    ck_assert_int_eq(cfg.log.level, MOAT_LOG_ERROR);
+    ck_assert_uint_eq(cfg.sources[0].origin, MOAT_CFG_FROM_FLAG);
+    ck_assert_uint_eq(cfg.sources[1].origin, MOAT_CFG_FROM_ENV);
+    ck_assert_uint_eq(cfg.sources[2].origin, MOAT_CFG_FROM_FILE);
+    ck_assert_uint_eq(cfg.sources[2].line, 4);
+    ck_assert_uint_eq(cfg.sources[3].origin, MOAT_CFG_FROM_DEFAULT);
+}
+END_TEST
+
+struct env_case {
+    const char *var;
+    const char *err; /* NULL = accepted */
+};
+
+static const struct env_case env_cases[] = {
+    {"MOAT_SERVER_LISTN=1.2.3.4:80",
+     "unknown environment variable MOAT_SERVER_LISTN: section [server] has no such key"},
+    {"MOAT_TLS_CERT=/x",
+     "unknown environment variable MOAT_TLS_CERT: section [tls] has no such key"},
+    {"MOAT_LOG_=x", "unknown environment variable MOAT_LOG_"},
+    {"MOAT_SERVER_LISTEN=1.2.3.4:99999",
+     "server.listen = \"1.2.3.4:99999\" (env MOAT_SERVER_LISTEN): port must be 1-65535"},
+    {"MOAT_SERVER_LISTEN=\x1b[31mred",
+     "server.listen = \"\\x1b[31mred\" (env MOAT_SERVER_LISTEN): expected HOST:PORT"},
+    {"MOAT_SHUTDOWN_TOKEN=s3cret", NULL},
+    {"MOAT_HEADERS_CSP=default-src 'self'", NULL},
+    {"MOAT_REDIRECT_LISTEN=x", NULL},
+    {"MOAT_ADMIN_LISTEN=x", NULL},
+    {"MOAT_METRICS_ENABLED=x", NULL},
+    {"MOAT_FUTURE=1", NULL},
+    {"MOAT_LOGGING_X=1", NULL},
+    {"MOAT_SERVER=1", NULL},
+    {"MOAT_BIN=/usr/bin/moat", NULL},
+    {"moat_server_listn=x", NULL},
+    {"PATH=/usr/bin", NULL},
+};
+
+START_TEST(test_env)
+{
+    const struct env_case *c = &env_cases[_i];
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char err[1024];
+    const char *env[] = {"MOAT_CONFIG=/dev/null", c->var, NULL};
+    const char *args[] = {"--dev", NULL};
+    int rc = load(args, env, &cfg, &cli, err, sizeof err);
+
+    if (c->err == NULL) {
+        ck_assert_msg(rc == 0, "case %s: %s", c->var, err);
+    } else {
+        ck_assert_msg(rc == -1, "case %s loaded", c->var);
+        ck_assert_msg(strncmp(err, c->err, strlen(c->err)) == 0, "want %s got %s", c->err, err);
+    }
+}
+END_TEST
+
+/* ---- argv ---- */
+
+struct argv_case {
+    const char *args[8];
+    const char *err; /* NULL = accepted; else the start of the message */
+    int help;
+    int version;
+    int check;
+    int child_argc;
+    const char *child0;
+};
+
+static const struct argv_case argv_cases[] = {
+    {{"--dev", NULL}, NULL, 0, 0, 0, 0, NULL},
+    {{"--help", NULL}, NULL, 1, 0, 0, 0, NULL},
+    {{"-h", NULL}, NULL, 1, 0, 0, 0, NULL},
+    {{"--version", NULL}, NULL, 0, 1, 0, 0, NULL},
+    {{"-V", NULL}, NULL, 0, 1, 0, 0, NULL},
+    {{"--help", "--config", "/nonexistent", NULL}, NULL, 1, 0, 0, 0, NULL},
+    {{"--dev", "--check-config", NULL}, NULL, 0, 0, 1, 0, NULL},
+    {{"--dev", "--", "flask", "run", "-p", "5000", NULL}, NULL, 0, 0, 0, 4, "flask"},
+    {{"--dev", "--", "--listen", NULL}, NULL, 0, 0, 0, 1, "--listen"},
+    {{"--dev", "--", NULL}, NULL, 0, 0, 0, 0, NULL},
+    {{"--cert", "/c", "--key=/k", "--workers", "2", NULL}, NULL, 0, 0, 0, 0, NULL},
+    {{"--dev", "--state-dir", "/var/lib/moat", "--upstream=unix:/run/a.sock", NULL},
+     NULL,
+     0,
+     0,
+     0,
+     0,
+     NULL},
+    {{"--foo", NULL}, "unknown option \"--foo\" (see moat --help)", 0, 0, 0, 0, NULL},
+    {{"--foo=secret", NULL}, "unknown option \"--foo\" (see moat --help)", 0, 0, 0, 0, NULL},
+    {{"-x", NULL}, "unknown option \"-x\"", 0, 0, 0, 0, NULL},
+    {{"--Listen", "1.2.3.4:5", NULL}, "unknown option \"--Listen\"", 0, 0, 0, 0, NULL},
+    {{"--dev", "run", NULL}, "unexpected argument \"run\"", 0, 0, 0, 0, NULL},
+    {{"--listen", NULL}, "option --listen needs a value", 0, 0, 0, 0, NULL},
+    {{"--listen", "--", "app", NULL}, "option --listen needs a value", 0, 0, 0, 0, NULL},
+    {{"--config", NULL}, "option --config needs a value", 0, 0, 0, 0, NULL},
+    {{"--dev=yes", NULL}, "option --dev takes no value", 0, 0, 0, 0, NULL},
+    {{"--help=1", NULL}, "option --help takes no value", 0, 0, 0, 0, NULL},
+    {{"--config=", "--dev", NULL}, "--config needs a file name", 0, 0, 0, 0, NULL},
+    {{"--dev", "--listen", "1.2.3.4:99999", NULL},
+     "server.listen = \"1.2.3.4:99999\" (flag --listen): port must be 1-65535",
+     0,
+     0,
+     0,
+     0,
+     NULL},
+    {{"--dev", "--workers=-1", NULL},
+     "server.workers = \"-1\" (flag --workers): expected",
+     0,
+     0,
+     0,
+     0,
+     NULL},
+    {{"--dev", "--log-level", "loud", NULL},
+     "log.level = \"loud\" (flag --log-level)",
+     0,
+     0,
+     0,
+     0,
+     NULL},
+    {{NULL}, "tls.cert_file and tls.key_file are required unless --dev is given", 0, 0, 0, 0, NULL},
+    {{"--cert", "/c", NULL},
+     "tls.cert_file and tls.key_file are required unless --dev",
+     0,
+     0,
+     0,
+     0,
+     NULL},
+};
+
+START_TEST(test_argv)
+{
+    const struct argv_case *c = &argv_cases[_i];
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char err[1024];
+    const char *env[] = {"MOAT_CONFIG=/dev/null", NULL};
+    int rc = load(c->args, env, &cfg, &cli, err, sizeof err);
+
+    if (c->err != NULL) {
+        ck_assert_msg(rc == -1, "case %d loaded", _i);
+        ck_assert_msg(strncmp(err, c->err, strlen(c->err)) == 0, "want %s got %s", c->err, err);
+        return;
+    }
+    ck_assert_msg(rc == 0, "case %d: %s", _i, err);
+    ck_assert_int_eq(cli.help, c->help);
+    ck_assert_int_eq(cli.version, c->version);
+    ck_assert_int_eq(cli.check_config, c->check);
+    ck_assert_int_eq(cli.child_argc, c->child_argc);
+    if (c->child_argc > 0) {
+        ck_assert_str_eq(cli.child_argv[0], c->child0);
+        ck_assert_ptr_null(cli.child_argv[c->child_argc]);
+    } else {
+        ck_assert_ptr_null(cli.child_argv);
+    }
+}
+END_TEST
+
+START_TEST(test_flag_values)
+{
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char err[1024];
+    const char *env[] = {"MOAT_CONFIG=/dev/null", "MOAT_SERVER_WORKERS=9", NULL};
+    const char *args[] = {"--cert",         "/c.pem",     "--key=/k.pem",       "--workers", "2",
+                          "--state-dir=/s", "--upstream", "http://[::1]:9000/", NULL};
+
+    ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    ck_assert_str_eq(cfg.tls.cert_file, "/c.pem");
+    ck_assert_str_eq(cfg.tls.key_file, "/k.pem");
+    ck_assert_int_eq(cfg.tls.dev, 0);
+    ck_assert_uint_eq(cfg.server.workers, 2);
+    ck_assert_str_eq(cfg.server.state_dir, "/s");
+    ck_assert_str_eq(cfg.upstream.addr.host, "::1");
+    ck_assert_uint_eq(cfg.upstream.addr.port, 9000);
+}
+END_TEST
+
+/* ---- the shipped file, print and usage ---- */
+
+/* conf/moat.conf relative to this source file (or $MOAT_SOURCE_DIR). */
+static void shipped_conf(char *out, size_t outlen)
+{
+    const char *src = getenv("MOAT_SOURCE_DIR");
+    const char *slash = strrchr(__FILE__, '/');
+
+    if (src != NULL && src[0] != '\0')
+        snprintf(out, outlen, "%s/conf/moat.conf", src);
+    else if (slash != NULL)
+        snprintf(out, outlen, "%.*s/../../conf/moat.conf", (int)(slash - __FILE__), __FILE__);
+    else
+        snprintf(out, outlen, "../../conf/moat.conf");
+}
+
+START_TEST(test_shipped_conf)
+{
+    struct moat_config cfg;
+    struct moat_config def;
+    struct moat_cli cli;
+    char path[1024];
+    char opt[1100];
+    char err[1024];
+    const char *env[] = {NULL};
+    const char *env_def[] = {"MOAT_CONFIG=/dev/null", NULL};
+    const char *args[] = {opt, "--dev", NULL};
+    const char *args_nodev[] = {opt, NULL};
+    size_t i;
+
+    shipped_conf(path, sizeof path);
+    snprintf(opt, sizeof opt, "--config=%s", path);
+    ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    ck_assert_msg(load(args + 1, env_def, &def, &cli, err, sizeof err) == 0, "err: %s", err);
+    /* every key is in the file (tls.dev then comes from --dev), with its default value */
+    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 29; i++) {
+        if (i != 9)
+            ck_assert_msg(cfg.sources[i].origin == MOAT_CFG_FROM_FILE, "key %zu not in file", i);
+    }
+    ck_assert_uint_eq(cfg.sources[29].line, 0);
+    memcpy(def.source_file, cfg.source_file, sizeof def.source_file);
+    memcpy(def.sources, cfg.sources, sizeof def.sources);
+    ck_assert_msg(memcmp(&cfg, &def, sizeof cfg) == 0, "shipped values differ from defaults");
+    ck_assert_int_eq(load(args_nodev, env, &cfg, &cli, err, sizeof err), -1);
+    ck_assert_str_eq(err, "tls.cert_file and tls.key_file are required unless --dev is given");
+}
+END_TEST
+
+/* Reads all of fd (from the start) into buf. */
+static void slurp(int fd, char *buf, size_t cap)
+{
+    ssize_t n;
+    size_t used = 0;
+
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    for (;;) {
+        n = read(fd, buf + used, cap - 1 - used);
+        ck_assert_int_ge(n, 0);
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    buf[used] = '\0';
+}
+
+START_TEST(test_print)
+{
+    struct moat_config cfg;
+    struct moat_config again;
+    struct moat_cli cli;
+    char path[64];
+    char opt[128];
+    char err[1024];
+    static char out[16384];
+    const char *env[] = {"MOAT_CONFIG=/dev/null", "MOAT_SERVER_WORKERS=4",
+                         "MOAT_PROXY_TRUSTED_PROXIES=10.0.0.0/8 fd00::/8", NULL};
+    const char *args[] = {"--dev", "--listen=[::1]:9443", "--upstream", "unix:/run/app.sock", NULL};
+    const char *env2[] = {NULL};
+    const char *args2[] = {opt, NULL};
+    int fd;
+
+    ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    snprintf(path, sizeof path, "/tmp/moat-test-print-XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(moat_config_print(&cfg, fd), 0);
+    slurp(fd, out, sizeof out);
+    close(fd);
+    ck_assert_msg(strstr(out, "[server]\nlisten = [::1]:9443  # from: flag --listen\n") != NULL,
+                  "%s", out);
+    ck_assert(strstr(out, "workers = 4  # from: env MOAT_SERVER_WORKERS\n") != NULL);
+    ck_assert(strstr(out, "max_connections = 1024  # from: default\n") != NULL);
+    ck_assert(strstr(out, "drain_timeout = 10s  # from: default\n") != NULL);
+    ck_assert(strstr(out, "max_body_bytes = 100m  # from: default\n") != NULL);
+    ck_assert(strstr(out, "max_header_bytes = 16k  # from: default\n") != NULL);
+    ck_assert(strstr(out, "dev = true  # from: flag --dev\n") != NULL);
+    ck_assert(strstr(out, "url = unix:/run/app.sock  # from: flag --upstream\n") != NULL);
+    ck_assert(strstr(out, "trusted_proxies = 10.0.0.0/8, fd00::/8  # from: env") != NULL);
+    ck_assert(strstr(out, "cert_file =   # from: default\n") != NULL);
+    ck_assert(strstr(out, "[tls]\n") != NULL && strstr(out, "[log]\nlevel = info") != NULL);
+    ck_assert(strstr(out, "+GROUP-SECP384R1:%SERVER_PRECEDENCE") != NULL);
+    /* the output is itself a valid config file giving the same configuration */
+    snprintf(opt, sizeof opt, "--config=%s", path);
+    ck_assert_msg(load(args2, env2, &again, &cli, err, sizeof err) == 0, "err: %s", err);
+    unlink(path);
+    memcpy(again.source_file, cfg.source_file, sizeof again.source_file);
+    memcpy(again.sources, cfg.sources, sizeof again.sources);
+    ck_assert_msg(memcmp(&cfg, &again, sizeof cfg) == 0, "printed config does not round-trip");
+    ck_assert_int_eq(moat_config_print(&cfg, -1), -1);
+}
+END_TEST
+
+START_TEST(test_usage)
+{
+    static char out[16384];
+    char path[64];
+    static const char *const want[] = {"Usage: moat [options] [-- app args...]\n",
+                                       "--config PATH",
+                                       "--listen ADDR",
+                                       "--upstream URL",
+                                       "--cert PATH",
+                                       "--key PATH",
+                                       "--dev ",
+                                       "--state-dir PATH",
+                                       "--workers N",
+                                       "--log-level LEVEL",
+                                       "--check-config",
+                                       "-h, --help",
+                                       "-V, --version",
+                                       "MOAT_<SECTION>_<KEY>",
+                                       "0  success",
+                                       "1  invalid configuration or usage",
+                                       "2  startup failure (cannot bind, TLS material unusable)",
+                                       "3  runtime failure"};
+    size_t i;
+    int fd;
+
+    snprintf(path, sizeof path, "/tmp/moat-test-usage-XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    moat_config_usage(fd);
+    slurp(fd, out, sizeof out);
+    close(fd);
+    for (i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]) != NULL, "missing %s in\n%s", want[i], out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_loop_test(tc, test_file, 0, sizeof file_cases / sizeof file_cases[0]);
+    tcase_add_loop_test(tc, test_env, 0, sizeof env_cases / sizeof env_cases[0]);
+    tcase_add_loop_test(tc, test_argv, 0, sizeof argv_cases / sizeof argv_cases[0]);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_file_values);
+    tcase_add_test(tc, test_file_missing);
+    tcase_add_test(tc, test_precedence);
+    tcase_add_test(tc, test_flag_values);
+    tcase_add_test(tc, test_shipped_conf);
+    tcase_add_test(tc, test_print);
+    tcase_add_test(tc, test_usage);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
