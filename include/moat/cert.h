@@ -22,13 +22,15 @@ struct moat_cert_info {
     char key_type[16];                        /* "ECDSA" or "RSA" */
     int key_bits;                             /* key size in bits */
     char sha256[96 + 1];                      /* fingerprint "AB:CD:..." of the leaf (DER) */
-    int key_mode_too_open;                    /* key file readable by group or other */
+    int key_mode_too_open;                    /* key file grants group/other any access (mode & 077) */
     size_t chain_len;                         /* certificates in the PEM file (leaf first) */
 };
 
 /* Checks cert_path (PEM, leaf first, optional intermediates) and key_path (PEM
  * private key, ECDSA or RSA): both readable, parseable, the key matches the leaf,
- * the leaf is valid at `now` (not expired, not yet valid), intermediates parse.
+ * the leaf is valid at `now` (not expired, not yet valid), intermediates parse
+ * and come in order (each issued by the next). Keys: RSA >= 2048 bits or ECDSA
+ * P-256/P-384, unencrypted.
  * Fills info (also on some errors, as far as it got). Returns 0 when the pair
  * may be served (warnings such as key_mode_too_open are flags in info), -1 with
  * a message in err otherwise. */
