@@ -7,8 +7,12 @@
  * moat wrote (Content-Length or Transfer-Encoding: chunked), and the
  * forwarding headers X-Forwarded-For/-Proto/-Host, Forwarded (RFC 7239) and the
  * request id. Client-sent forwarding headers are dropped unless the client is a
- * trusted proxy, in which case moat appends to them (For) or keeps them (Proto,
- * Host). Also filters the upstream's response headers for the client. */
+ * trusted proxy, in which case moat appends to them (For, Forwarded) or keeps
+ * them (Proto, Host); from an untrusted client every X-Forwarded-* field is
+ * dropped. Always dropped: the client's Host, Content-Length, Expect, X-Real-IP,
+ * request id header, and any field whose name contains '_' (WSGI would confuse
+ * "X_Forwarded_For" with "X-Forwarded-For"). Also filters the upstream's
+ * response headers for the client. */
 #ifndef MOAT_FWD_H
 #define MOAT_FWD_H
 
@@ -36,14 +40,18 @@ struct moat_fwd_input {
 };
 
 /* Writes the upstream request head (request line, headers, final CRLF) into
- * out[0..cap). Returns the number of bytes written, or -1 when it does not fit
- * (the caller answers 431). Borrowed inputs; nothing allocated. */
+ * out[0..cap); out is not NUL-terminated. Returns the number of bytes written,
+ * or -1 when it does not fit (the caller answers 431) or when an input would
+ * break the framing (check not accepted, method not a token, CR/LF/NUL in a
+ * value, control byte or space in the path); bytes past cap are never touched.
+ * Borrowed inputs; nothing allocated. */
 long moat_fwd_build_head(const struct moat_fwd_input *in, char *out, size_t cap);
 
 /* Chooses the request id: the client's value of header `name` when present,
  * at most MOAT_REQUEST_ID_MAX bytes of [A-Za-z0-9._:-] and (when the client is
  * trusted or accept_client is set); otherwise copies `generated` (caller's fresh
- * random id). Writes a NUL-terminated id into out (cap >= MOAT_REQUEST_ID_MAX+1).
+ * random id). A header sent more than once is ignored. Writes a NUL-terminated
+ * id into out (cap >= MOAT_REQUEST_ID_MAX+1; generated is truncated to fit).
  * Returns 1 when the client's id was kept, 0 when generated was used. */
 int moat_fwd_request_id(const struct moat_hdr *hdrs, size_t n, const char *name,
                         int accept_client, const char *generated, char *out, size_t cap);

@@ -49,26 +49,34 @@ struct moat_reqcheck_result {
 };
 
 /* Validates the request head. Rules (reason in brackets):
- *   method not a token [bad_method]; CONNECT/TRACE 501 [method_not_allowed];
+ *   method not a token [bad_method]; CONNECT/TRACE 501 [method_not_allowed]
+ *   (any case: frameworks may upper-case the method);
  *   version not HTTP/1.0 or 1.1: 505 [bad_version];
- *   target longer than max_uri_bytes: 414 [uri_too_long]; CTL/space/empty [bad_target];
- *   asterisk-form other than OPTIONS [bad_target]; authority-form [bad_target];
- *   absolute-form whose scheme isn't http/https or authority differs from Host [host_mismatch];
+ *   target longer than max_uri_bytes: 414 [uri_too_long]; CTL/space/non-ASCII/'#'/empty
+ *   [bad_target]; asterisk-form other than OPTIONS [bad_target]; authority-form [bad_target];
+ *   absolute-form whose scheme isn't http/https or authority differs from Host
+ *   (exact, case-insensitive) [host_mismatch]; absolute-form with a query but no path
+ *   ("http://h?q": no origin-form to point at) [bad_target];
  *   more than max_headers fields or max_header_bytes: 431 [too_many_headers, headers_too_large];
  *   header name not a token [bad_header_name]; value with CTL [bad_header_value];
- *   Host missing [missing_host], repeated [dup_host], malformed [bad_host];
+ *   Host missing (HTTP/1.0 too) [missing_host], repeated [dup_host], malformed [bad_host];
  *   Content-Length repeated (even equal) [dup_content_length], not digits / list /
  *   overflow [bad_content_length]; larger than max_body_bytes: 413 [body_too_large];
  *   Transfer-Encoding repeated [dup_transfer_encoding], anything but exactly "chunked"
  *   (case-insensitive) [bad_transfer_encoding], with HTTP/1.0 [bad_transfer_encoding];
  *   Content-Length with Transfer-Encoding [cl_and_te];
- *   Expect other than 100-continue: 417 [bad_expect].
+ *   Expect other than 100-continue: 417 [bad_expect] (100-continue from HTTP/1.0 is ignored).
+ * When several rules fail, the first in this order is reported: method, version,
+ * target, header count/size, per-field syntax and duplicates (in arrival order),
+ * Host, Content-Length, Transfer-Encoding, cl_and_te, body size, Expect.
+ * A rejected result has body NONE and NULL host/path.
  * Always returns 0 and fills res (res->status says the outcome). */
 int moat_reqcheck_run(const struct moat_reqcheck_limits *lim, const struct moat_req_view *req,
                       struct moat_reqcheck_result *res);
 
-/* Validates a Host / authority value: reg-name, IPv4 or [IPv6] with optional :port,
- * no userinfo, no path. Returns 1 when valid. */
+/* Validates a Host / authority value: reg-name (letters, digits, '-', '.', '_', at
+ * most 253 bytes), IPv4 or [IPv6] with optional :port (1..65535, non-empty), no
+ * userinfo, no path. Returns 1 when valid, 0 otherwise. */
 int moat_reqcheck_host_ok(const char *s, size_t len);
 
 #endif
