@@ -1,148 +1,295 @@
 /* proxy.c - streaming proxy engine: exchanges between libmicrohttpd connections
- * and upstream sockets, driven by one non-blocking epoll I/O thread. */
+ * and upstream sockets. Upstream I/O is non-blocking and runs in whichever
+ * thread holds the exchange's lock; one epoll thread handles readiness events,
+ * deadlines and the idle keep-alive pool. */
 #include "moat/proxy.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "moat/fwd.h"
 #include "moat/http1.h"
 #include "moat/log.h"
 
-#define PX_REQ_BODY_BUF (32 * 1024)  /* request body bytes buffered per exchange */
-#define PX_RESP_BUF (32 * 1024)      /* response head / body buffer per exchange */
-#define PX_CHUNK_OVERHEAD 24         /* "<hex>\r\n" + "\r\n" + final "0\r\n\r\n" room */
-#define PX_TICK_MS 100               /* deadline sweep period */
-#define PX_EVENTS 64                 /* epoll events per wait */
+#define PX_REQ_BODY_BUF (32 * 1024) /* request body bytes buffered per exchange */
+#define PX_RESP_BUF (32 * 1024)     /* response head / body buffer per exchange */
+#define PX_HEAD_SLACK 4096          /* forwarding headers added to the client's head */
+#define PX_CHUNK_OVERHEAD 24        /* "<hex>\r\n" + "\r\n" + final "0\r\n\r\n" room */
+#define PX_TICK_MS 100              /* deadline sweep period */
+#define PX_EVENTS 128               /* epoll events per wait */
+#define PX_SWEEP_BATCH 64           /* exchanges handled per sweep pass */
+#define PX_FREE_MAX 64              /* exchanges kept for reuse */
 
 enum send_state {
-    SEND_NEW = 0,     /* not started: the I/O thread has not picked it up */
-    SEND_CONNECTING,  /* non-blocking connect in progress */
-    SEND_ACTIVE,      /* writing head/body as it comes */
-    SEND_DONE,        /* every request byte written */
-    SEND_ABANDONED,   /* upstream stopped reading (answered early): drop request bytes */
+    SEND_CONNECTING = 0, /* non-blocking connect in progress */
+    SEND_ACTIVE,         /* writing head/body as it comes */
+    SEND_DONE,           /* every request byte written */
+    SEND_ABANDONED,      /* upstream answered without reading it all: drop the rest */
 };
 
 enum recv_state {
-    RECV_HEAD = 0,    /* collecting the response head */
-    RECV_HEAD_READY,  /* head parsed; waiting for the MHD side to take it */
-    RECV_BODY,        /* streaming the body */
-    RECV_DONE,        /* body complete */
+    RECV_HEAD = 0,   /* collecting the response head */
+    RECV_HEAD_READY, /* head parsed; waiting for the MHD side to take it */
+    RECV_BODY,       /* streaming the body */
+    RECV_DONE,       /* body complete */
+};
+
+/* One upstream connection. Registered in the engine's epoll for its whole life
+ * (events name the upconn, never an exchange, so a finished exchange can go at
+ * once); freed only by the I/O thread between epoll batches (retired list). */
+struct upconn {
+    int fd;                   /* socket (owned) */
+    struct moat_exchange *ex; /* exchange using it; NULL while idle (px->pool_lock) */
+    int idle;                 /* in the idle stack (px->pool_lock) */
+    uint64_t idle_since_ms;   /* when it went idle */
+    struct upconn *next;      /* retired list link */
 };
 
 struct moat_exchange {
-    struct moat_proxy *px;        /* engine (borrowed) */
-    pthread_mutex_t lock;         /* guards all fields below except refs/queue links */
-    atomic_int refs;              /* MHD request + I/O thread + response + queue */
-    struct MHD_Connection *conn;  /* client connection (borrowed from MHD) */
+    struct moat_proxy *px;       /* engine (borrowed) */
+    pthread_mutex_t lock;        /* guards the fields below */
+    atomic_int refs;             /* MHD request, response, active list, event in progress */
+    struct MHD_Connection *conn; /* client connection (borrowed from MHD) */
 
     /* client side */
-    int suspended;                /* we suspended conn and owe it a resume */
-    int mhd_gone;                 /* request completed/aborted on the MHD side */
-    enum moat_body_kind body;     /* client body framing */
-    int head_request;             /* method is HEAD */
+    int suspended;            /* we suspended conn and owe it a resume */
+    int mhd_gone;             /* request completed/aborted on the MHD side */
+    enum moat_body_kind body; /* client body framing */
+    int head_request;         /* method is HEAD */
+    int mhd_wants_space;      /* conn suspended until the request buffer drains */
 
     /* upstream side */
-    int fd;                       /* upstream socket, -1 when none */
-    int reused;                   /* fd came from the pool */
-    int retried;                  /* a stale pooled connection was already replaced */
-    enum send_state send;         /* request direction */
-    enum recv_state recv;         /* response direction */
-    int io_done;                  /* the I/O thread is finished with this exchange */
-    int failed;                   /* failed: status/reason below */
-    int fail_status;              /* 502/503/504 when no head was delivered */
-    const char *fail_reason;      /* static reason label */
-    int want_data;                /* I/O thread waits for request bytes */
-    int want_space;               /* I/O thread waits for response buffer space */
-    int mhd_wants_space;          /* MHD side suspended because req buffer was full */
-    uint64_t deadline_ms;         /* upstream deadline in force, 0 = none */
-    uint64_t start_ms;            /* upstream work started */
-    uint64_t head_ms;             /* response head complete */
+    struct upconn *uc;        /* upstream connection, NULL when none */
+    int started;              /* moat_exchange_start() ran */
+    int reused;               /* uc came from the pool */
+    int retried;              /* a stale pooled connection was already replaced */
+    enum send_state send;     /* request direction */
+    enum recv_state recv;     /* response direction */
+    int io_done;              /* nothing more to do upstream */
+    int failed;               /* failed: status/reason below */
+    int fail_status;          /* 502/503/504 when no head was delivered */
+    const char *fail_reason;  /* static reason label */
+    _Atomic uint64_t deadline_ms; /* upstream deadline in force, 0 = none */
+    uint64_t start_ms;        /* upstream work started */
+    uint64_t head_ms;         /* response head complete */
+    int in_active;            /* linked in px->list (px->list_lock) */
+    struct moat_exchange *next, *prev; /* active list links (px->list_lock) */
 
     /* request buffer: head, then body bytes framed by moat */
-    char *req;                    /* buffer (owned) */
-    size_t req_cap, req_r, req_w; /* capacity, read and write offsets */
-    size_t head_len;              /* bytes of head at the start (for a retry) */
-    int req_eof;                  /* the client's body is complete */
-    int body_started;             /* body bytes entered the buffer */
-    uint64_t bytes_up;            /* body bytes taken from the client */
+    size_t req_r, req_w;      /* read and write offsets */
+    size_t head_len;          /* bytes of head at the start (for a retry) */
+    int req_eof;              /* the client's body is complete */
+    int body_started;         /* body bytes entered the buffer */
+    uint64_t bytes_up;        /* body bytes taken from the client */
 
     /* response buffer: raw head, then decoded body bytes */
-    char *resp;                   /* buffer (owned) */
-    size_t resp_r, resp_w;        /* read and write offsets */
-    size_t resp_head_len;         /* bytes of the parsed head (while HEAD_READY) */
-    uint64_t resp_got;            /* raw response bytes received */
-    struct moat_http1_resp head;  /* parsed head (points into resp until taken) */
-    int upstream_status;          /* status of the final head */
-    uint64_t body_left;           /* for LENGTH framing */
-    struct moat_chunked chunked;  /* for CHUNKED framing */
-    int reusable;                 /* upstream connection may be pooled afterwards */
-    uint64_t bytes_down;          /* body bytes handed to the client */
+    size_t resp_r, resp_w;    /* read and write offsets */
+    size_t resp_head_len;     /* bytes of the parsed head (while HEAD_READY) */
+    uint64_t resp_got;        /* raw response bytes received */
+    int upstream_status;      /* status of the final head */
+    uint64_t body_left;       /* for LENGTH framing */
+    struct moat_chunked chunked; /* for CHUNKED framing */
+    int reusable;             /* upstream connection may be pooled afterwards */
+    uint64_t bytes_down;      /* body bytes handed to the client */
 
-    /* I/O thread bookkeeping (I/O thread only) */
-    struct moat_exchange *next, *prev; /* active list */
-    int in_active;                /* linked in the active list */
-    struct moat_exchange *qnext;  /* kick queue link (guarded by px->qlock) */
-    int queued;                   /* in the kick queue (guarded by px->qlock) */
+    /* kept across reuse (not cleared by ex_reset) */
+    struct moat_http1_resp head; /* parsed head (points into resp until taken) */
+    char *req;                   /* request buffer (owned), px->req_cap bytes */
+    char *resp;                  /* response buffer (owned), PX_RESP_BUF bytes */
+    struct moat_exchange *free_next; /* free list link */
 };
 
 struct moat_proxy {
     const struct moat_config *cfg; /* borrowed */
     struct moat_upstream *up;      /* borrowed */
+    size_t req_cap;                /* request buffer size of every exchange */
     int epfd;                      /* epoll instance */
-    int evfd;                      /* eventfd: kick queue not empty / stop */
+    int evfd;                      /* eventfd: stop request */
     pthread_t thread;              /* the I/O thread */
     int started;                   /* thread running */
     atomic_int stopping;           /* stop requested */
-    atomic_uint active;            /* exchanges not io_done */
-    pthread_mutex_t qlock;         /* guards the kick queue */
-    struct moat_exchange *qhead, *qtail; /* kick queue */
-    struct moat_exchange *list;    /* active exchanges (I/O thread only) */
-    struct moat_exchange *dead;    /* finished this round, unref'd after the batch */
+    atomic_uint active;            /* exchanges started and not io_done */
+
+    pthread_mutex_t pool_lock;     /* guards idle, n_idle, draining, upconn ex/idle */
+    struct upconn **idle;          /* idle stack, cfg->upstream.max_idle entries */
+    size_t n_idle;                 /* entries used */
+    int draining;                  /* no more pooling */
+
+    pthread_mutex_t retired_lock;  /* guards retired */
+    struct upconn *retired;        /* closed upconns, freed by the I/O thread */
+
+    pthread_mutex_t list_lock;     /* guards the active list */
+    struct moat_exchange *list;    /* exchanges with upstream work in progress */
+
+    pthread_mutex_t free_lock;     /* guards the free list */
+    struct moat_exchange *free;    /* exchanges kept for reuse */
+    size_t n_free;                 /* entries in free */
 };
 
-static void ex_unref(struct moat_exchange *ex)
+/* ---------------------------------------------------------------- memory */
+
+static void ex_destroy(struct moat_exchange *ex)
 {
-    if (atomic_fetch_sub(&ex->refs, 1) != 1)
-        return;
     pthread_mutex_destroy(&ex->lock);
     free(ex->req);
     free(ex->resp);
     free(ex);
 }
 
-/* Queues ex for the I/O thread and wakes it. Any thread. */
-static void ex_kick(struct moat_exchange *ex)
+static void ex_unref(struct moat_exchange *ex)
 {
     struct moat_proxy *px = ex->px;
-    uint64_t one = 1;
-    int wake = 0;
 
-    pthread_mutex_lock(&px->qlock);
-    if (!ex->queued) {
-        ex->queued = 1;
-        atomic_fetch_add(&ex->refs, 1);
-        ex->qnext = NULL;
-        if (px->qtail != NULL)
-            px->qtail->qnext = ex;
-        else
-            px->qhead = ex;
-        px->qtail = ex;
-        wake = 1;
+    if (atomic_fetch_sub(&ex->refs, 1) != 1)
+        return;
+    pthread_mutex_lock(&px->free_lock);
+    if (px->n_free < PX_FREE_MAX) {
+        ex->free_next = px->free;
+        px->free = ex;
+        px->n_free++;
+        ex = NULL;
     }
-    pthread_mutex_unlock(&px->qlock);
-    if (wake && write(px->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        moat_log(MOAT_LOG_ERROR, "proxy_wake_failed", "eventfd write: %s", strerror(errno));
+    pthread_mutex_unlock(&px->free_lock);
+    if (ex != NULL)
+        ex_destroy(ex);
 }
+
+/* Clears the per-request fields of a new or recycled exchange. */
+static void ex_reset(struct moat_exchange *ex, struct moat_proxy *px, struct MHD_Connection *conn)
+{
+    memset(ex, 0, offsetof(struct moat_exchange, head));
+    pthread_mutex_init(&ex->lock, NULL);
+    atomic_init(&ex->refs, 1);
+    atomic_init(&ex->deadline_ms, 0);
+    ex->px = px;
+    ex->conn = conn;
+}
+
+/* ---------------------------------------------------------------- pool */
+
+/* Closes an upstream connection (any thread): out of epoll, fd closed and
+ * counted, the struct retired for the I/O thread to free. */
+static void uc_close(struct moat_proxy *px, struct upconn *uc)
+{
+    pthread_mutex_lock(&px->pool_lock);
+    uc->ex = NULL;
+    pthread_mutex_unlock(&px->pool_lock);
+    epoll_ctl(px->epfd, EPOLL_CTL_DEL, uc->fd, NULL);
+    moat_upstream_close(px->up, uc->fd);
+    uc->fd = -1;
+    pthread_mutex_lock(&px->retired_lock);
+    uc->next = px->retired;
+    px->retired = uc;
+    pthread_mutex_unlock(&px->retired_lock);
+}
+
+/* Puts a connection in the idle stack, or closes it when full or draining. */
+static void pool_put(struct moat_proxy *px, struct upconn *uc)
+{
+    int pooled = 0;
+
+    pthread_mutex_lock(&px->pool_lock);
+    if (!px->draining && px->n_idle < px->cfg->upstream.max_idle) {
+        uc->ex = NULL;
+        uc->idle = 1;
+        uc->idle_since_ms = moat_now_ms();
+        px->idle[px->n_idle++] = uc;
+        pooled = 1;
+    }
+    pthread_mutex_unlock(&px->pool_lock);
+    if (!pooled)
+        uc_close(px, uc);
+}
+
+/* Takes the most recently used idle connection for ex, or NULL. */
+static struct upconn *pool_take(struct moat_proxy *px, struct moat_exchange *ex)
+{
+    struct upconn *uc = NULL;
+
+    pthread_mutex_lock(&px->pool_lock);
+    if (px->n_idle > 0) {
+        uc = px->idle[--px->n_idle];
+        uc->idle = 0;
+        uc->ex = ex;
+    }
+    pthread_mutex_unlock(&px->pool_lock);
+    return uc;
+}
+
+/* Removes uc from the idle stack if it is still there. Returns 1 when removed
+ * (the caller then owns it). */
+static int pool_remove(struct moat_proxy *px, struct upconn *uc)
+{
+    size_t i;
+    int found = 0;
+
+    pthread_mutex_lock(&px->pool_lock);
+    if (uc->idle) {
+        for (i = 0; i < px->n_idle; i++) {
+            if (px->idle[i] == uc) {
+                memmove(&px->idle[i], &px->idle[i + 1], (px->n_idle - i - 1) * sizeof(uc));
+                px->n_idle--;
+                found = 1;
+                break;
+            }
+        }
+        uc->idle = 0;
+    }
+    pthread_mutex_unlock(&px->pool_lock);
+    return found;
+}
+
+/* Closes the oldest idle connection (to make room under max_connections). */
+static int pool_evict_oldest(struct moat_proxy *px)
+{
+    struct upconn *uc = NULL;
+
+    pthread_mutex_lock(&px->pool_lock);
+    if (px->n_idle > 0) {
+        uc = px->idle[0];
+        memmove(&px->idle[0], &px->idle[1], (px->n_idle - 1) * sizeof(uc));
+        px->n_idle--;
+        uc->idle = 0;
+    }
+    pthread_mutex_unlock(&px->pool_lock);
+    if (uc != NULL)
+        uc_close(px, uc);
+    return uc != NULL;
+}
+
+/* Closes idle connections older than upstream.keepalive_timeout (or all). */
+static void pool_sweep(struct moat_proxy *px, int all)
+{
+    struct upconn *victims[64];
+    size_t n = 0, i, kept = 0;
+    uint64_t now = moat_now_ms();
+
+    pthread_mutex_lock(&px->pool_lock);
+    for (i = 0; i < px->n_idle; i++) {
+        struct upconn *uc = px->idle[i];
+        if (n < 64 && (all || now - uc->idle_since_ms >= px->cfg->upstream.keepalive_timeout_ms)) {
+            uc->idle = 0;
+            victims[n++] = uc;
+        } else {
+            px->idle[kept++] = uc;
+        }
+    }
+    px->n_idle = kept;
+    pthread_mutex_unlock(&px->pool_lock);
+    for (i = 0; i < n; i++)
+        uc_close(px, victims[i]);
+}
+
+/* ---------------------------------------------------------------- I/O */
 
 /* Decides, under ex->lock, whether the MHD connection must be resumed.
  * Returns 1 when the caller must call MHD_resume_connection() after unlocking. */
@@ -175,32 +322,61 @@ static int ex_suspend(struct moat_exchange *ex)
     return 0;
 }
 
-/* ---------------------------------------------------------------- I/O side */
-
-static void io_close_fd(struct moat_exchange *ex, int reusable)
+static void list_add(struct moat_proxy *px, struct moat_exchange *ex)
 {
-    struct moat_proxy *px = ex->px;
-
-    if (ex->fd < 0)
-        return;
-    epoll_ctl(px->epfd, EPOLL_CTL_DEL, ex->fd, NULL);
-    if (reusable)
-        moat_upstream_put_idle(px->up, ex->fd);
-    else
-        moat_upstream_close(px->up, ex->fd);
-    ex->fd = -1;
+    pthread_mutex_lock(&px->list_lock);
+    atomic_fetch_add(&ex->refs, 1); /* the list's reference */
+    ex->prev = NULL;
+    ex->next = px->list;
+    if (px->list != NULL)
+        px->list->prev = ex;
+    px->list = ex;
+    ex->in_active = 1;
+    pthread_mutex_unlock(&px->list_lock);
 }
 
-/* The I/O thread is done with ex: release the socket, leave the active list. */
+/* Unlinks ex from the active list. Returns 1 when the caller must drop the
+ * list's reference (never the last one: every caller holds another). */
+static int list_del(struct moat_proxy *px, struct moat_exchange *ex)
+{
+    int was = 0;
+
+    pthread_mutex_lock(&px->list_lock);
+    if (ex->in_active) {
+        if (ex->prev != NULL)
+            ex->prev->next = ex->next;
+        else
+            px->list = ex->next;
+        if (ex->next != NULL)
+            ex->next->prev = ex->prev;
+        ex->next = ex->prev = NULL;
+        ex->in_active = 0;
+        was = 1;
+    }
+    pthread_mutex_unlock(&px->list_lock);
+    return was;
+}
+
+/* Nothing more to do upstream: pool or close the connection, leave the list. */
 static void io_finish(struct moat_exchange *ex)
 {
-    int reusable = ex->reusable && ex->send == SEND_DONE && ex->recv == RECV_DONE &&
-                   !ex->failed;
+    struct moat_proxy *px = ex->px;
+    int reusable = ex->reusable && ex->send == SEND_DONE && ex->recv == RECV_DONE && !ex->failed;
 
-    io_close_fd(ex, reusable);
+    if (ex->io_done)
+        return;
+    if (ex->uc != NULL) {
+        if (reusable)
+            pool_put(px, ex->uc);
+        else
+            uc_close(px, ex->uc);
+        ex->uc = NULL;
+    }
     ex->io_done = 1;
-    ex->deadline_ms = 0;
-    atomic_fetch_sub(&ex->px->active, 1);
+    atomic_store(&ex->deadline_ms, 0);
+    atomic_fetch_sub(&px->active, 1);
+    if (list_del(px, ex))
+        atomic_fetch_sub(&ex->refs, 1); /* the list's reference; never the last */
 }
 
 /* Fails the exchange. Before a head was delivered the client gets `status`;
@@ -216,37 +392,53 @@ static void io_fail(struct moat_exchange *ex, int status, const char *reason)
     io_finish(ex);
 }
 
-static int io_register(struct moat_exchange *ex)
+static void set_deadline(struct moat_exchange *ex, unsigned ms)
 {
-    struct epoll_event ev;
-
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.ptr = ex;
-    return epoll_ctl(ex->px->epfd, EPOLL_CTL_ADD, ex->fd, &ev);
+    atomic_store(&ex->deadline_ms, ms == 0 ? 0 : moat_now_ms() + ms);
 }
 
 /* Gets an upstream connection: pooled first, else a new non-blocking connect. */
 static void io_start(struct moat_exchange *ex, int allow_pool)
 {
-    const struct moat_config *cfg = ex->px->cfg;
+    struct moat_proxy *px = ex->px;
+    const struct moat_config *cfg = px->cfg;
     const char *why = "connect";
+    struct upconn *uc = allow_pool ? pool_take(px, ex) : NULL;
+    struct epoll_event ev;
     int pending = 0;
-    int fd = allow_pool ? moat_upstream_take_idle(ex->px->up) : -1;
+    int fd = -1;
+    int rc;
 
-    ex->reused = fd >= 0;
-    if (fd < 0 && moat_upstream_connect(ex->px->up, &fd, &pending, &why) != 0) {
-        io_fail(ex, strcmp(why, "limit") == 0 ? 503 : 502, why);
-        return;
+    ex->reused = uc != NULL;
+    if (uc == NULL) {
+        rc = moat_upstream_connect(px->up, &fd, &pending, &why);
+        if (rc != 0 && strcmp(why, "limit") == 0 && pool_evict_oldest(px))
+            rc = moat_upstream_connect(px->up, &fd, &pending, &why);
+        if (rc != 0) {
+            io_fail(ex, strcmp(why, "limit") == 0 ? 503 : 502, why);
+            return;
+        }
+        uc = calloc(1, sizeof(*uc));
+        if (uc == NULL) {
+            moat_upstream_close(px->up, fd);
+            io_fail(ex, 503, "memory");
+            return;
+        }
+        uc->fd = fd;
+        uc->ex = ex; /* visible to events from the moment it is registered */
+        memset(&ev, 0, sizeof(ev));
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.ptr = uc;
+        if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            moat_upstream_close(px->up, fd);
+            free(uc);
+            io_fail(ex, 502, "connect");
+            return;
+        }
     }
-    ex->fd = fd;
-    if (io_register(ex) != 0) {
-        io_fail(ex, 502, "connect");
-        return;
-    }
+    ex->uc = uc;
     ex->send = pending ? SEND_CONNECTING : SEND_ACTIVE;
-    ex->deadline_ms = moat_now_ms() + (pending ? cfg->upstream.connect_timeout_ms
-                                               : cfg->upstream.idle_timeout_ms);
+    set_deadline(ex, pending ? cfg->upstream.connect_timeout_ms : cfg->upstream.idle_timeout_ms);
 }
 
 /* A pooled connection failed before any response byte: try once more on a new
@@ -256,23 +448,25 @@ static int io_retry(struct moat_exchange *ex)
     if (!ex->reused || ex->retried || ex->resp_got > 0 || ex->body_started)
         return 0;
     ex->retried = 1;
-    io_close_fd(ex, 0);
+    uc_close(ex->px, ex->uc);
+    ex->uc = NULL;
     ex->req_r = 0;
     ex->req_w = ex->head_len;
     io_start(ex, 0);
     return 1;
 }
 
-/* Writes buffered request bytes. Returns 0 normally, -1 when ex failed. */
+/* Writes buffered request bytes. Returns 0, or -1 when ex failed. */
 static int io_send(struct moat_exchange *ex, int *resume)
 {
+    const struct moat_config *cfg = ex->px->cfg;
     ssize_t n;
 
     while (ex->send == SEND_ACTIVE && ex->req_r < ex->req_w) {
-        n = send(ex->fd, ex->req + ex->req_r, ex->req_w - ex->req_r, MSG_NOSIGNAL);
+        n = send(ex->uc->fd, ex->req + ex->req_r, ex->req_w - ex->req_r, MSG_NOSIGNAL);
         if (n > 0) {
             ex->req_r += (size_t)n;
-            ex->deadline_ms = moat_now_ms() + ex->px->cfg->upstream.idle_timeout_ms;
+            set_deadline(ex, cfg->upstream.idle_timeout_ms);
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -285,34 +479,31 @@ static int io_send(struct moat_exchange *ex, int *resume)
             ex->send = SEND_ABANDONED;
             ex->reusable = 0;
             ex->req_r = ex->req_w = 0;
-            *resume |= ex_take_resume(ex);
+            if (ex->mhd_wants_space) {
+                ex->mhd_wants_space = 0;
+                *resume |= ex_take_resume(ex);
+            }
             return 0;
         }
         if (io_retry(ex))
-            return 0;
+            return ex->io_done ? -1 : 0;
         io_fail(ex, 502, "reset");
         *resume |= ex_take_resume(ex);
         return -1;
     }
     if (ex->send == SEND_ACTIVE && ex->req_r == ex->req_w) {
-        if (ex->req_w > ex->head_len || ex->body_started) {
-            /* Body bytes gone out: the buffer is free again. */
-            ex->req_r = ex->req_w = 0;
-        }
+        if (ex->body_started)
+            ex->req_r = ex->req_w = 0; /* body bytes gone out: the buffer is free */
         if (ex->mhd_wants_space) {
             ex->mhd_wants_space = 0;
             *resume |= ex_take_resume(ex);
         }
         if (ex->req_eof) {
             ex->send = SEND_DONE;
-            ex->want_data = 0;
             if (ex->recv == RECV_HEAD)
-                ex->deadline_ms = moat_now_ms() + ex->px->cfg->upstream.response_timeout_ms;
-        } else {
-            ex->want_data = 1;
-            /* Waiting for the client is not the upstream's fault. */
-            if (ex->recv == RECV_HEAD)
-                ex->deadline_ms = 0;
+                set_deadline(ex, cfg->upstream.response_timeout_ms);
+        } else if (ex->recv == RECV_HEAD) {
+            set_deadline(ex, 0); /* waiting for the client is not the upstream's fault */
         }
     }
     return 0;
@@ -339,8 +530,11 @@ static int io_body_bytes(struct moat_exchange *ex, size_t n)
         break;
     case MOAT_FRAME_CHUNKED:
         crc = moat_chunked_decode(&ex->chunked, p, n, p, &out, &used, &why);
-        if (crc == MOAT_CHUNKED_ERROR)
+        if (crc == MOAT_CHUNKED_ERROR) {
+            moat_log(MOAT_LOG_WARN, "upstream_protocol_error", "bad chunked body from upstream: %s",
+                     why != NULL ? why : "?");
             return -1;
+        }
         ex->resp_w += out;
         if (crc == MOAT_CHUNKED_DONE) {
             if (used < n)
@@ -360,8 +554,8 @@ static int io_body_bytes(struct moat_exchange *ex, size_t n)
     return 0;
 }
 
-/* Starts the body phase once the MHD side took the head: leftover bytes after
- * the head are moved to the front and processed as body. */
+/* Starts the body phase once the MHD side took the head: bytes after the head
+ * are moved to the front and processed as body. */
 static int io_begin_body(struct moat_exchange *ex)
 {
     size_t extra = ex->resp_w - ex->resp_head_len;
@@ -372,13 +566,15 @@ static int io_begin_body(struct moat_exchange *ex)
     ex->body_left = ex->head.content_length;
     ex->reusable = ex->head.keep_alive;
     memset(&ex->chunked, 0, sizeof(ex->chunked));
-    if (ex->head.framing == MOAT_FRAME_NONE || (ex->head.framing == MOAT_FRAME_LENGTH &&
-                                                ex->head.content_length == 0)) {
+    if (ex->head.framing == MOAT_FRAME_NONE ||
+        (ex->head.framing == MOAT_FRAME_LENGTH && ex->head.content_length == 0)) {
         if (extra > 0)
             ex->reusable = 0;
         ex->recv = RECV_DONE;
         return 0;
     }
+    if (extra > 0)
+        set_deadline(ex, ex->px->cfg->upstream.idle_timeout_ms);
     return io_body_bytes(ex, extra);
 }
 
@@ -393,16 +589,13 @@ static int io_parse_head(struct moat_exchange *ex, int *resume)
         rc = moat_http1_parse_response(ex->resp, ex->resp_w, ex->head_request, &ex->head, &hlen,
                                        &why);
         if (rc == MOAT_HTTP1_PARTIAL) {
-            if (ex->resp_w >= PX_RESP_BUF) {
-                io_fail(ex, 502, "protocol");
-                *resume |= ex_take_resume(ex);
-                return -1;
-            }
-            return 0;
+            if (ex->resp_w < PX_RESP_BUF)
+                return 0;
+            why = "head_too_large";
         }
-        if (rc == MOAT_HTTP1_ERROR || ex->head.status == 101) {
+        if (rc != MOAT_HTTP1_DONE || ex->head.status == 101) {
             moat_log(MOAT_LOG_WARN, "upstream_protocol_error", "bad response head from upstream: %s",
-                     rc == MOAT_HTTP1_ERROR ? why : "unexpected 101");
+                     rc == MOAT_HTTP1_DONE ? "unexpected 101" : (why != NULL ? why : "?"));
             io_fail(ex, 502, "protocol");
             *resume |= ex_take_resume(ex);
             return -1;
@@ -417,7 +610,7 @@ static int io_parse_head(struct moat_exchange *ex, int *resume)
     ex->upstream_status = ex->head.status;
     ex->head_ms = moat_now_ms();
     ex->recv = RECV_HEAD_READY;
-    ex->deadline_ms = 0;
+    set_deadline(ex, 0);
     *resume |= ex_take_resume(ex);
     return 0;
 }
@@ -425,34 +618,38 @@ static int io_parse_head(struct moat_exchange *ex, int *resume)
 /* Reads from the upstream as far as buffer space allows. */
 static int io_recv(struct moat_exchange *ex, int *resume)
 {
-    ssize_t n;
     size_t room;
-    uint64_t now;
+    ssize_t n;
 
     for (;;) {
-        if (ex->recv == RECV_HEAD_READY || ex->recv == RECV_DONE)
+        if (ex->io_done || ex->recv == RECV_HEAD_READY || ex->recv == RECV_DONE ||
+            ex->send == SEND_CONNECTING)
             return 0;
         if (ex->recv == RECV_BODY && ex->resp_r == ex->resp_w)
             ex->resp_r = ex->resp_w = 0;
-        if (ex->recv == RECV_BODY && ex->resp_w == PX_RESP_BUF && ex->resp_r > 0) {
+        if (ex->recv == RECV_BODY && ex->resp_r > 0 && PX_RESP_BUF - ex->resp_w < PX_RESP_BUF / 4) {
             memmove(ex->resp, ex->resp + ex->resp_r, ex->resp_w - ex->resp_r);
             ex->resp_w -= ex->resp_r;
             ex->resp_r = 0;
         }
         room = PX_RESP_BUF - ex->resp_w;
         if (room == 0) {
-            ex->want_space = 1;
-            ex->deadline_ms = 0; /* waiting for the client */
+            set_deadline(ex, 0); /* waiting for the client to read */
             return 0;
         }
         if (ex->recv == RECV_BODY && ex->head.framing == MOAT_FRAME_LENGTH &&
             room > ex->body_left + 1)
             room = (size_t)ex->body_left + 1; /* one more byte reveals excess */
-        n = recv(ex->fd, ex->resp + ex->resp_w, room, 0);
+        n = recv(ex->uc->fd, ex->resp + ex->resp_w, room, 0);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* Waiting for the upstream again (e.g. after the client drained a
+             * full buffer): make sure a deadline is running. */
+            if (ex->recv == RECV_BODY && atomic_load(&ex->deadline_ms) == 0)
+                set_deadline(ex, ex->px->cfg->upstream.idle_timeout_ms);
             return 0;
+        }
         if (n <= 0) {
             if (n == 0 && ex->recv == RECV_BODY && ex->head.framing == MOAT_FRAME_CLOSE) {
                 ex->recv = RECV_DONE;
@@ -461,13 +658,12 @@ static int io_recv(struct moat_exchange *ex, int *resume)
                 return 0;
             }
             if (ex->recv == RECV_HEAD && io_retry(ex))
-                return 0;
+                return ex->io_done ? -1 : 0;
             io_fail(ex, 502, n == 0 ? "closed" : "reset");
             *resume |= ex_take_resume(ex);
             return -1;
         }
         ex->resp_got += (uint64_t)n;
-        now = moat_now_ms();
         if (ex->recv == RECV_HEAD) {
             ex->resp_w += (size_t)n;
             if (io_parse_head(ex, resume) != 0)
@@ -479,89 +675,57 @@ static int io_recv(struct moat_exchange *ex, int *resume)
             *resume |= ex_take_resume(ex);
             return -1;
         }
-        ex->deadline_ms = now + ex->px->cfg->upstream.idle_timeout_ms;
-        ex->want_space = 0;
+        set_deadline(ex, ex->recv == RECV_DONE ? 0 : ex->px->cfg->upstream.idle_timeout_ms);
         *resume |= ex_take_resume(ex);
     }
 }
 
-/* Moves ex forward as far as it can go without blocking. I/O thread, ex->lock held. */
+/* Finishes ex when both directions are complete. */
+static void io_settle(struct moat_exchange *ex, int *resume)
+{
+    if (!ex->io_done && ex->recv == RECV_DONE &&
+        (ex->send == SEND_DONE || ex->send == SEND_ABANDONED)) {
+        *resume |= ex_take_resume(ex);
+        io_finish(ex);
+    }
+}
+
+/* Moves ex forward as far as it can go without blocking (ex->lock held). */
 static void io_progress(struct moat_exchange *ex, int *resume)
 {
     int err;
 
-    if (ex->io_done)
+    if (ex->io_done || !ex->started)
         return;
     if (ex->mhd_gone || ex->failed) {
-        /* The client went away, or the MHD side found the response unusable:
-         * nothing more to do upstream (io_finish pools only complete exchanges). */
         io_finish(ex);
         return;
     }
-    if (ex->send == SEND_NEW) {
-        ex->start_ms = moat_now_ms();
-        io_start(ex, 1);
-        if (ex->io_done) {
-            *resume |= ex_take_resume(ex);
-            return;
-        }
-    }
     if (ex->send == SEND_CONNECTING) {
-        err = moat_upstream_connect_result(ex->fd);
+        err = moat_upstream_connect_result(ex->uc->fd);
         if (err == EINPROGRESS || err == EALREADY)
             return;
         if (err != 0) {
-            if (moat_log_enabled(MOAT_LOG_DEBUG))
-                moat_log(MOAT_LOG_DEBUG, "upstream_connect_failed", "%s", strerror(err));
+            moat_log(MOAT_LOG_DEBUG, "upstream_connect_failed", "%s", strerror(err));
             io_fail(ex, 502, "connect");
             *resume |= ex_take_resume(ex);
             return;
         }
         ex->send = SEND_ACTIVE;
-        ex->deadline_ms = moat_now_ms() + ex->px->cfg->upstream.idle_timeout_ms;
+        set_deadline(ex, ex->px->cfg->upstream.idle_timeout_ms);
     }
-    if (io_send(ex, resume) != 0 || ex->io_done)
+    if (io_send(ex, resume) != 0 || ex->io_done || ex->send == SEND_CONNECTING)
         return;
-    if (ex->send == SEND_CONNECTING)
-        return; /* a retry started a new connect */
     if (io_recv(ex, resume) != 0 || ex->io_done)
         return;
-    if (ex->recv == RECV_DONE && (ex->send == SEND_DONE || ex->send == SEND_ABANDONED)) {
-        *resume |= ex_take_resume(ex);
-        io_finish(ex);
-    }
+    io_settle(ex, resume);
 }
 
-static void io_list_add(struct moat_proxy *px, struct moat_exchange *ex)
+/* I/O thread: progress (or fail) ex, then resume its connection when due. */
+static void io_step(struct moat_exchange *ex, int fail_status, const char *fail_reason)
 {
-    ex->prev = NULL;
-    ex->next = px->list;
-    if (px->list != NULL)
-        px->list->prev = ex;
-    px->list = ex;
-    ex->in_active = 1;
-}
-
-static void io_list_del(struct moat_proxy *px, struct moat_exchange *ex)
-{
-    if (ex->prev != NULL)
-        ex->prev->next = ex->next;
-    else
-        px->list = ex->next;
-    if (ex->next != NULL)
-        ex->next->prev = ex->prev;
-    ex->next = ex->prev = NULL;
-    ex->in_active = 0;
-}
-
-/* Runs io_progress and afterwards resumes the MHD connection when due. Drops
- * the I/O thread's reference once the exchange is finished. */
-static void io_step(struct moat_proxy *px, struct moat_exchange *ex, int fail_status,
-                    const char *fail_reason)
-{
-    int resume = 0;
-    int finished;
     struct MHD_Connection *conn = ex->conn;
+    int resume = 0;
 
     pthread_mutex_lock(&ex->lock);
     if (!ex->io_done) {
@@ -572,74 +736,87 @@ static void io_step(struct moat_proxy *px, struct moat_exchange *ex, int fail_st
             io_progress(ex, &resume);
         }
     }
-    finished = ex->io_done;
     pthread_mutex_unlock(&ex->lock);
     if (resume)
         MHD_resume_connection(conn);
-    if (finished && ex->in_active) {
-        /* Events later in this epoll batch may still name ex: drop the I/O
-         * thread's reference only after the batch (io_reap). */
-        io_list_del(px, ex);
-        ex->next = px->dead;
-        px->dead = ex;
-    }
 }
 
-static void io_reap(struct moat_proxy *px)
+/* An event on an upstream connection. */
+static void io_event(struct moat_proxy *px, struct upconn *uc, uint32_t events)
 {
-    struct moat_exchange *ex = px->dead, *next;
+    struct moat_exchange *ex;
+    int idle;
 
-    px->dead = NULL;
-    while (ex != NULL) {
-        next = ex->next;
-        ex->next = NULL;
-        ex_unref(ex); /* the I/O thread's reference */
-        ex = next;
+    pthread_mutex_lock(&px->pool_lock);
+    ex = uc->ex;
+    if (ex != NULL)
+        atomic_fetch_add(&ex->refs, 1);
+    idle = uc->idle;
+    pthread_mutex_unlock(&px->pool_lock);
+    if (ex != NULL) {
+        io_step(ex, 0, NULL);
+        ex_unref(ex);
+    } else if (idle && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        /* The upstream closed (or wrote to) an idle connection: drop it now. */
+        if (pool_remove(px, uc))
+            uc_close(px, uc);
     }
 }
 
-static void io_drain_queue(struct moat_proxy *px)
-{
-    struct moat_exchange *ex, *next;
-    uint64_t v;
-
-    if (read(px->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        moat_log(MOAT_LOG_ERROR, "proxy_wake_failed", "eventfd read: %s", strerror(errno));
-    pthread_mutex_lock(&px->qlock);
-    ex = px->qhead;
-    px->qhead = px->qtail = NULL;
-    for (next = ex; next != NULL; next = next->qnext)
-        next->queued = 0;
-    pthread_mutex_unlock(&px->qlock);
-    while (ex != NULL) {
-        next = ex->qnext;
-        if (!ex->in_active && !ex->io_done)
-            io_list_add(px, ex);
-        if (ex->in_active)
-            io_step(px, ex, 0, NULL);
-        ex_unref(ex); /* the queue's reference */
-        ex = next;
-    }
-}
-
+/* Fails exchanges whose deadline passed (all of them when stopping). */
 static void io_sweep(struct moat_proxy *px, int stopping)
 {
-    struct moat_exchange *ex = px->list, *next;
+    struct moat_exchange *batch[PX_SWEEP_BATCH];
+    struct moat_exchange *ex;
     uint64_t now = moat_now_ms();
-    uint64_t deadline;
-    const char *reason;
+    uint64_t dl;
+    size_t n, i;
+    int more = 1;
 
-    while (ex != NULL) {
-        next = ex->next;
-        pthread_mutex_lock(&ex->lock);
-        deadline = ex->deadline_ms;
-        reason = ex->send == SEND_CONNECTING ? "connect_timeout" : "timeout";
-        pthread_mutex_unlock(&ex->lock);
-        if (stopping)
-            io_step(px, ex, 503, "shutdown");
-        else if (deadline != 0 && now >= deadline)
-            io_step(px, ex, 504, reason);
-        ex = next;
+    while (more) {
+        n = 0;
+        more = 0;
+        pthread_mutex_lock(&px->list_lock);
+        for (ex = px->list; ex != NULL; ex = ex->next) {
+            dl = atomic_load(&ex->deadline_ms);
+            if (!stopping && (dl == 0 || now < dl))
+                continue;
+            if (n == PX_SWEEP_BATCH) {
+                more = 1;
+                break;
+            }
+            atomic_fetch_add(&ex->refs, 1);
+            batch[n++] = ex;
+        }
+        pthread_mutex_unlock(&px->list_lock);
+        for (i = 0; i < n; i++) {
+            ex = batch[i];
+            if (stopping) {
+                io_step(ex, 503, "shutdown");
+            } else {
+                int connecting;
+
+                pthread_mutex_lock(&ex->lock);
+                connecting = ex->send == SEND_CONNECTING;
+                pthread_mutex_unlock(&ex->lock);
+                io_step(ex, 504, connecting ? "connect_timeout" : "timeout");
+            }
+            ex_unref(ex);
+        }
+    }
+}
+
+static void io_free_retired(struct moat_proxy *px)
+{
+    struct upconn *uc, *next;
+
+    pthread_mutex_lock(&px->retired_lock);
+    uc = px->retired;
+    px->retired = NULL;
+    pthread_mutex_unlock(&px->retired_lock);
+    for (; uc != NULL; uc = next) {
+        next = uc->next;
+        free(uc);
     }
 }
 
@@ -647,10 +824,13 @@ static void *io_main(void *arg)
 {
     struct moat_proxy *px = arg;
     struct epoll_event evs[PX_EVENTS];
-    uint64_t last_sweep = moat_now_ms(), last_pool = last_sweep, now;
+    uint64_t last_sweep = moat_now_ms(), last_pool = last_sweep, now, v;
     int n, i;
 
     while (!atomic_load(&px->stopping)) {
+        /* Upconns retired during the previous batch can go: no event that
+         * names them is pending any more. */
+        io_free_retired(px);
         n = epoll_wait(px->epfd, evs, PX_EVENTS, PX_TICK_MS);
         if (n < 0 && errno != EINTR) {
             moat_log(MOAT_LOG_ERROR, "proxy_epoll_failed", "epoll_wait: %s", strerror(errno));
@@ -658,27 +838,29 @@ static void *io_main(void *arg)
         }
         for (i = 0; i < n; i++) {
             if (evs[i].data.ptr == NULL) {
-                io_drain_queue(px);
+                if (read(px->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                    moat_log(MOAT_LOG_ERROR, "proxy_wake_failed", "%s", strerror(errno));
                 continue;
             }
-            io_step(px, evs[i].data.ptr, 0, NULL);
+            io_event(px, evs[i].data.ptr, evs[i].events);
         }
-        io_reap(px);
         now = moat_now_ms();
         if (now - last_sweep >= PX_TICK_MS) {
             io_sweep(px, 0);
-            io_reap(px);
             last_sweep = now;
         }
         if (now - last_pool >= 1000) {
-            moat_upstream_sweep(px->up);
+            pool_sweep(px, 0);
             last_pool = now;
         }
     }
-    /* Stop: fail whatever is left so suspended connections get resumed. */
-    io_drain_queue(px);
+    /* Stop: fail whatever is left so every suspended connection is resumed. */
     io_sweep(px, 1);
-    io_reap(px);
+    pthread_mutex_lock(&px->pool_lock);
+    px->draining = 1;
+    pthread_mutex_unlock(&px->pool_lock);
+    pool_sweep(px, 1);
+    io_free_retired(px);
     return NULL;
 }
 
@@ -696,10 +878,16 @@ struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_ups
     }
     px->cfg = cfg;
     px->up = up;
+    px->req_cap = (size_t)cfg->limits.max_header_bytes + cfg->limits.max_uri_bytes +
+                  PX_HEAD_SLACK + PX_REQ_BODY_BUF;
+    pthread_mutex_init(&px->pool_lock, NULL);
+    pthread_mutex_init(&px->retired_lock, NULL);
+    pthread_mutex_init(&px->list_lock, NULL);
+    pthread_mutex_init(&px->free_lock, NULL);
+    px->idle = calloc(cfg->upstream.max_idle > 0 ? cfg->upstream.max_idle : 1, sizeof(*px->idle));
     px->epfd = epoll_create1(EPOLL_CLOEXEC);
     px->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pthread_mutex_init(&px->qlock, NULL);
-    if (px->epfd < 0 || px->evfd < 0) {
+    if (px->idle == NULL || px->epfd < 0 || px->evfd < 0) {
         snprintf(err, errlen, "cannot create the proxy event loop: %s", strerror(errno));
         goto fail;
     }
@@ -744,116 +932,163 @@ void moat_proxy_stop(struct moat_proxy *px)
 
 void moat_proxy_free(struct moat_proxy *px)
 {
+    struct moat_exchange *ex, *next;
+
     if (px == NULL)
         return;
+    pool_sweep(px, 1);
+    io_free_retired(px);
+    for (ex = px->free; ex != NULL; ex = next) {
+        next = ex->free_next;
+        ex_destroy(ex);
+    }
     if (px->epfd >= 0)
         close(px->epfd);
     if (px->evfd >= 0)
         close(px->evfd);
-    pthread_mutex_destroy(&px->qlock);
+    pthread_mutex_destroy(&px->pool_lock);
+    pthread_mutex_destroy(&px->retired_lock);
+    pthread_mutex_destroy(&px->list_lock);
+    pthread_mutex_destroy(&px->free_lock);
+    free(px->idle);
     free(px);
 }
 
 /* ---------------------------------------------------------------- MHD side */
 
-struct moat_exchange *moat_exchange_new(struct moat_proxy *px, struct MHD_Connection *conn,
-                                        const char *head, size_t head_len,
-                                        enum moat_body_kind body, int head_request)
+struct moat_exchange *moat_exchange_new(struct moat_proxy *px, struct MHD_Connection *conn)
 {
-    struct moat_exchange *ex = calloc(1, sizeof(*ex));
+    struct moat_exchange *ex = NULL;
 
-    if (ex == NULL)
-        return NULL;
-    ex->req_cap = head_len + PX_REQ_BODY_BUF;
-    ex->req = malloc(ex->req_cap);
-    ex->resp = malloc(PX_RESP_BUF);
-    if (ex->req == NULL || ex->resp == NULL) {
-        free(ex->req);
-        free(ex->resp);
-        free(ex);
-        return NULL;
+    pthread_mutex_lock(&px->free_lock);
+    if (px->free != NULL) {
+        ex = px->free;
+        px->free = ex->free_next;
+        px->n_free--;
     }
-    pthread_mutex_init(&ex->lock, NULL);
-    atomic_init(&ex->refs, 2); /* the MHD request and the I/O thread */
-    ex->px = px;
-    ex->conn = conn;
-    ex->fd = -1;
+    pthread_mutex_unlock(&px->free_lock);
+    if (ex != NULL) {
+        pthread_mutex_destroy(&ex->lock);
+    } else {
+        ex = calloc(1, sizeof(*ex));
+        if (ex == NULL)
+            return NULL;
+        ex->req = malloc(px->req_cap);
+        ex->resp = malloc(PX_RESP_BUF);
+        if (ex->req == NULL || ex->resp == NULL) {
+            free(ex->req);
+            free(ex->resp);
+            free(ex);
+            return NULL;
+        }
+    }
+    ex_reset(ex, px, conn);
+    return ex;
+}
+
+char *moat_exchange_head_buffer(struct moat_exchange *ex, size_t *cap)
+{
+    *cap = ex->px->req_cap - PX_REQ_BODY_BUF;
+    return ex->req;
+}
+
+void moat_exchange_start(struct moat_exchange *ex, size_t head_len, enum moat_body_kind body,
+                         int head_request)
+{
+    struct moat_proxy *px = ex->px;
+    int resume = 0;
+
+    pthread_mutex_lock(&ex->lock);
     ex->body = body;
     ex->head_request = head_request;
-    memcpy(ex->req, head, head_len);
+    ex->req_r = 0;
     ex->req_w = head_len;
     ex->head_len = head_len;
     ex->req_eof = body == MOAT_BODY_NONE;
+    ex->started = 1;
+    ex->start_ms = moat_now_ms();
     atomic_fetch_add(&px->active, 1);
+    list_add(px, ex);
     if (atomic_load(&px->stopping)) {
-        pthread_mutex_lock(&ex->lock);
-        ex->failed = 1;
-        ex->fail_status = 503;
-        ex->fail_reason = "shutdown";
-        ex->io_done = 1;
-        pthread_mutex_unlock(&ex->lock);
-        atomic_fetch_sub(&px->active, 1);
-        ex_unref(ex); /* no I/O thread will take it */
-        return ex;
+        io_fail(ex, 503, "shutdown");
+    } else {
+        /* Write the head right away from this thread: no hop to the I/O
+         * thread unless the socket would block. */
+        io_start(ex, 1);
+        if (!ex->io_done && ex->send == SEND_ACTIVE)
+            io_send(ex, &resume);
     }
-    ex_kick(ex);
-    return ex;
+    pthread_mutex_unlock(&ex->lock);
 }
 
 /* Space left in the request buffer for body payload (after compaction). */
 static size_t req_room(struct moat_exchange *ex)
 {
     size_t reserve = ex->body == MOAT_BODY_CHUNKED ? PX_CHUNK_OVERHEAD : 0;
+    size_t cap = ex->px->req_cap;
 
     if (ex->req_r > 0 && ex->req_r == ex->req_w)
         ex->req_r = ex->req_w = 0;
-    if (ex->req_r > 0 && ex->req_cap - ex->req_w < ex->req_cap / 2) {
+    if (ex->req_r > 0 && cap - ex->req_w < PX_REQ_BODY_BUF / 2) {
         memmove(ex->req, ex->req + ex->req_r, ex->req_w - ex->req_r);
         ex->req_w -= ex->req_r;
         ex->req_r = 0;
     }
-    if (ex->req_cap - ex->req_w <= reserve)
+    if (cap - ex->req_w <= reserve)
         return 0;
-    return ex->req_cap - ex->req_w - reserve;
+    return cap - ex->req_w - reserve;
+}
+
+/* Appends up to *size body bytes to the request buffer, framed. */
+static void req_append(struct moat_exchange *ex, const char *data, size_t *size)
+{
+    size_t n = req_room(ex);
+    char hex[20];
+    int len;
+
+    if (n > *size)
+        n = *size;
+    if (n == 0)
+        return;
+    if (ex->body == MOAT_BODY_CHUNKED) {
+        len = snprintf(hex, sizeof(hex), "%zx\r\n", n);
+        memcpy(ex->req + ex->req_w, hex, (size_t)len);
+        ex->req_w += (size_t)len;
+    }
+    memcpy(ex->req + ex->req_w, data, n);
+    ex->req_w += n;
+    if (ex->body == MOAT_BODY_CHUNKED) {
+        memcpy(ex->req + ex->req_w, "\r\n", 2);
+        ex->req_w += 2;
+    }
+    ex->body_started = 1;
+    ex->bytes_up += n;
+    *size -= n;
 }
 
 int moat_exchange_feed(struct moat_exchange *ex, const char *data, size_t *size)
 {
-    size_t n;
-    int kick = 0;
-    int len;
-    char hex[20];
+    int resume = 0;
+    size_t before;
 
     pthread_mutex_lock(&ex->lock);
-    if (ex->failed || ex->send == SEND_ABANDONED || (ex->io_done && ex->send != SEND_DONE)) {
-        /* Nobody upstream wants these bytes: swallow them so the client can
-         * finish and get its answer. */
-        ex->bytes_up += *size;
-        *size = 0;
-        goto out;
-    }
-    n = req_room(ex);
-    if (n > *size)
-        n = *size;
-    if (n > 0) {
-        if (ex->body == MOAT_BODY_CHUNKED) {
-            len = snprintf(hex, sizeof(hex), "%zx\r\n", n);
-            memcpy(ex->req + ex->req_w, hex, (size_t)len);
-            ex->req_w += (size_t)len;
+    while (*size > 0) {
+        if (ex->failed || ex->send == SEND_ABANDONED || ex->io_done) {
+            /* Nobody upstream wants these bytes: swallow them so the client
+             * can finish and get its answer. */
+            ex->bytes_up += *size;
+            *size = 0;
+            break;
         }
-        memcpy(ex->req + ex->req_w, data, n);
-        ex->req_w += n;
-        if (ex->body == MOAT_BODY_CHUNKED) {
-            memcpy(ex->req + ex->req_w, "\r\n", 2);
-            ex->req_w += 2;
-        }
-        ex->body_started = 1;
-        ex->bytes_up += n;
-        *size -= n;
-        if (ex->want_data) {
-            ex->want_data = 0;
-            kick = 1;
-        }
+        before = *size;
+        req_append(ex, data + (before - *size), size);
+        data += before - *size;
+        if (ex->send == SEND_ACTIVE)
+            io_send(ex, &resume);
+        if (*size > 0 && ex->req_w - ex->req_r >= PX_REQ_BODY_BUF / 2)
+            break; /* the upstream is not keeping up: wait */
+        if (before == *size)
+            break;
     }
     if (*size > 0) {
         ex->mhd_wants_space = 1;
@@ -861,32 +1096,30 @@ int moat_exchange_feed(struct moat_exchange *ex, const char *data, size_t *size)
             ex->bytes_up += *size;
             *size = 0;
         }
-        kick = 1; /* make sure the I/O thread drains and resumes us */
     }
-out:
+    io_settle(ex, &resume);
     pthread_mutex_unlock(&ex->lock);
-    if (kick)
-        ex_kick(ex);
     return 0;
 }
 
 void moat_exchange_body_done(struct moat_exchange *ex)
 {
-    int kick = 0;
+    int resume = 0;
 
     pthread_mutex_lock(&ex->lock);
     if (!ex->req_eof) {
         ex->req_eof = 1;
-        if (ex->body == MOAT_BODY_CHUNKED && !ex->failed && ex->send != SEND_ABANDONED) {
+        if (ex->body == MOAT_BODY_CHUNKED && !ex->failed && ex->send != SEND_ABANDONED &&
+            !ex->io_done) {
             /* req_room() always keeps PX_CHUNK_OVERHEAD bytes for this. */
             memcpy(ex->req + ex->req_w, "0\r\n\r\n", 5);
             ex->req_w += 5;
         }
-        kick = 1;
+        if (ex->send == SEND_ACTIVE && !ex->io_done)
+            io_send(ex, &resume);
+        io_settle(ex, &resume);
     }
     pthread_mutex_unlock(&ex->lock);
-    if (kick)
-        ex_kick(ex);
 }
 
 enum moat_exchange_wait moat_exchange_poll(struct moat_exchange *ex, int *status,
@@ -916,23 +1149,25 @@ enum moat_exchange_wait moat_exchange_poll(struct moat_exchange *ex, int *status
 static ssize_t ex_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct moat_exchange *ex = cls;
+    int resume = 0;
     ssize_t rc;
     size_t n;
-    int kick = 0;
 
     (void)pos;
     pthread_mutex_lock(&ex->lock);
     n = ex->resp_w - ex->resp_r;
+    if (n == 0 && ex->recv == RECV_BODY && !ex->io_done) {
+        io_recv(ex, &resume); /* what arrived while the buffer was full */
+        n = ex->resp_w - ex->resp_r;
+    }
     if (n > 0) {
         if (n > max)
             n = max;
         memcpy(buf, ex->resp + ex->resp_r, n);
         ex->resp_r += n;
         ex->bytes_down += n;
-        if (ex->want_space) {
-            ex->want_space = 0;
-            kick = 1;
-        }
+        if (ex->recv == RECV_BODY && !ex->io_done && ex->resp_w == PX_RESP_BUF)
+            io_recv(ex, &resume); /* room again: the socket may hold more */
         rc = (ssize_t)n;
     } else if (ex->recv == RECV_DONE) {
         rc = MHD_CONTENT_READER_END_OF_STREAM;
@@ -943,9 +1178,8 @@ static ssize_t ex_reader(void *cls, uint64_t pos, char *buf, size_t max)
     } else {
         rc = MHD_CONTENT_READER_END_WITH_ERROR;
     }
+    io_settle(ex, &resume);
     pthread_mutex_unlock(&ex->lock);
-    if (kick)
-        ex_kick(ex);
     return rc;
 }
 
@@ -1007,6 +1241,7 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
     uint64_t size = MHD_SIZE_UNKNOWN;
     const char *conn_val = NULL;
     size_t conn_len = 0, i;
+    int resume = 0;
     int ok = 1;
 
     pthread_mutex_lock(&ex->lock);
@@ -1034,17 +1269,15 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
         goto out;
     }
     *status = ex->head.status;
-    /* From here the I/O thread may reuse the buffer the head lives in. */
+    /* From here the head's buffer holds body bytes. */
     if (io_begin_body(ex) != 0) {
-        ex->failed = 1;
-        ex->fail_status = 502;
-        ex->fail_reason = "protocol";
-        ex->reusable = 0;
+        io_fail(ex, 502, "protocol");
+    } else if (!ex->io_done) {
+        io_recv(ex, &resume); /* bytes that arrived while the head waited */
+        io_settle(ex, &resume);
     }
 out:
     pthread_mutex_unlock(&ex->lock);
-    if (r != NULL)
-        ex_kick(ex);
     return r;
 }
 
@@ -1063,14 +1296,11 @@ void moat_exchange_stats_get(struct moat_exchange *ex, struct moat_exchange_stat
 
 void moat_exchange_release(struct moat_exchange *ex)
 {
-    int kick;
-
     pthread_mutex_lock(&ex->lock);
     ex->mhd_gone = 1;
     ex->suspended = 0;
-    kick = !ex->io_done;
+    if (ex->started)
+        io_finish(ex); /* pools the connection only when the exchange completed */
     pthread_mutex_unlock(&ex->lock);
-    if (kick)
-        ex_kick(ex);
     ex_unref(ex);
 }

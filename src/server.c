@@ -19,8 +19,6 @@
 #include "moat/reqcheck.h"
 #include "moat/upstream.h"
 
-#define SRV_HEAD_SLACK 4096 /* room for forwarding headers added to the client's head */
-
 /* One client connection (MHD socket context). */
 struct conn_ctx {
     struct conn_ctx *prev, *next;     /* server's connection list */
@@ -236,31 +234,23 @@ static enum MHD_Result srv_begin(struct moat_server *srv, struct MHD_Connection 
     in.request_id = rc->request_id;
     in.request_id_header = cfg->proxy.request_id_header;
 
-    head_cap = (size_t)cfg->limits.max_header_bytes + cfg->limits.max_uri_bytes + SRV_HEAD_SLACK;
-    head = malloc(head_cap);
-    if (head == NULL) {
+    rc->ex = moat_exchange_new(srv->px, conn);
+    if (rc->ex == NULL) {
         ret = srv_queue_error(srv, conn, rc, 503, 1);
         goto out;
     }
+    head = moat_exchange_head_buffer(rc->ex, &head_cap);
     head_len = moat_fwd_build_head(&in, head, head_cap);
     if (head_len < 0) {
         rc->reason = "headers_too_large";
         ret = srv_queue_error(srv, conn, rc, 431, 1);
         goto out;
     }
-    rc->ex = moat_exchange_new(srv->px, conn, head, (size_t)head_len, res.body,
-                               strcmp(method, "HEAD") == 0);
-    if (rc->ex == NULL) {
-        ret = srv_queue_error(srv, conn, rc, 503, 1);
-        goto out;
-    }
+    moat_exchange_start(rc->ex, (size_t)head_len, res.body, strcmp(method, "HEAD") == 0);
     rc->state = res.body == MOAT_BODY_NONE ? REQ_WAIT : REQ_BODY;
-    if (res.body == MOAT_BODY_NONE)
-        moat_exchange_body_done(rc->ex);
     ret = MHD_YES;
 out:
     free(hc.hdrs);
-    free(head);
     return ret;
 }
 

@@ -22,11 +22,6 @@
 #define UP_MAX_ADDRS 8             /* resolved addresses kept */
 #define UP_RESOLVE_INTERVAL_MS 10000 /* how often a host name is resolved again */
 
-struct idle_conn {
-    int fd;                /* the connection */
-    uint64_t since_ms;     /* when it went idle */
-};
-
 struct moat_upstream {
     const struct moat_config *cfg;       /* borrowed */
     pthread_mutex_t lock;                /* guards everything below */
@@ -34,10 +29,7 @@ struct moat_upstream {
     socklen_t addr_lens[UP_MAX_ADDRS];   /* their lengths */
     size_t n_addrs;                      /* entries used */
     size_t next_addr;                    /* round-robin cursor */
-    struct idle_conn *idle;              /* idle stack, cfg->upstream.max_idle entries */
-    size_t n_idle;                       /* entries used in idle */
     unsigned open;                       /* open connections (idle + in use) */
-    int draining;                        /* no more pooling */
     int resolver_running;                /* resolver thread started */
     int stop;                            /* resolver must exit */
     pthread_cond_t stop_cond;            /* wakes the resolver for exit */
@@ -149,11 +141,6 @@ struct moat_upstream *moat_upstream_new(const struct moat_config *cfg, char *err
     up->cfg = cfg;
     pthread_mutex_init(&up->lock, NULL);
     pthread_cond_init(&up->stop_cond, NULL);
-    up->idle = calloc(cfg->upstream.max_idle > 0 ? cfg->upstream.max_idle : 1, sizeof(*up->idle));
-    if (up->idle == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
     if (cfg->upstream.addr.kind == MOAT_UPSTREAM_UNIX) {
         sun = (struct sockaddr_un *)&up->addrs[0];
         sun->sun_family = AF_UNIX;
@@ -173,10 +160,7 @@ struct moat_upstream *moat_upstream_new(const struct moat_config *cfg, char *err
     }
     return up;
 fail:
-    if (up != NULL) {
-        free(up->idle);
-        free(up);
-    }
+    free(up);
     return NULL;
 }
 
@@ -192,13 +176,6 @@ int moat_upstream_connect(struct moat_upstream *up, int *fd_out, int *pending, c
     *fd_out = -1;
     *pending = 0;
     pthread_mutex_lock(&up->lock);
-    if (up->open >= up->cfg->upstream.max_connections && up->n_idle > 0) {
-        /* At the limit: make room by dropping the oldest idle connection. */
-        close(up->idle[0].fd);
-        memmove(&up->idle[0], &up->idle[1], (up->n_idle - 1) * sizeof(up->idle[0]));
-        up->n_idle--;
-        up->open--;
-    }
     if (up->open >= up->cfg->upstream.max_connections) {
         *why = "limit";
     } else if (up->n_addrs == 0) {
@@ -255,49 +232,6 @@ int moat_upstream_connect_result(int fd)
     return soerr;
 }
 
-/* True when an idle connection is still usable: no EOF, no unexpected bytes. */
-static int idle_alive(int fd)
-{
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-int moat_upstream_take_idle(struct moat_upstream *up)
-{
-    int fd = -1;
-    int cand;
-
-    pthread_mutex_lock(&up->lock);
-    while (up->n_idle > 0 && fd < 0) {
-        /* Most recently used first: it is the least likely to have timed out. */
-        cand = up->idle[--up->n_idle].fd;
-        if (idle_alive(cand)) {
-            fd = cand;
-        } else {
-            close(cand);
-            up->open--;
-        }
-    }
-    pthread_mutex_unlock(&up->lock);
-    return fd;
-}
-
-void moat_upstream_put_idle(struct moat_upstream *up, int fd)
-{
-    pthread_mutex_lock(&up->lock);
-    if (!up->draining && up->n_idle < up->cfg->upstream.max_idle) {
-        up->idle[up->n_idle].fd = fd;
-        up->idle[up->n_idle].since_ms = moat_now_ms();
-        up->n_idle++;
-    } else {
-        close(fd);
-        up->open--;
-    }
-    pthread_mutex_unlock(&up->lock);
-}
-
 void moat_upstream_close(struct moat_upstream *up, int fd)
 {
     if (fd < 0)
@@ -308,44 +242,10 @@ void moat_upstream_close(struct moat_upstream *up, int fd)
     pthread_mutex_unlock(&up->lock);
 }
 
-void moat_upstream_sweep(struct moat_upstream *up)
-{
-    uint64_t now = moat_now_ms();
-    size_t i, kept = 0;
-
-    pthread_mutex_lock(&up->lock);
-    for (i = 0; i < up->n_idle; i++) {
-        if (now - up->idle[i].since_ms < up->cfg->upstream.keepalive_timeout_ms &&
-            idle_alive(up->idle[i].fd)) {
-            up->idle[kept++] = up->idle[i];
-        } else {
-            close(up->idle[i].fd);
-            up->open--;
-        }
-    }
-    up->n_idle = kept;
-    pthread_mutex_unlock(&up->lock);
-}
-
-void moat_upstream_drain(struct moat_upstream *up)
-{
-    size_t i;
-
-    pthread_mutex_lock(&up->lock);
-    up->draining = 1;
-    for (i = 0; i < up->n_idle; i++) {
-        close(up->idle[i].fd);
-        up->open--;
-    }
-    up->n_idle = 0;
-    pthread_mutex_unlock(&up->lock);
-}
-
 void moat_upstream_stats_get(struct moat_upstream *up, struct moat_upstream_stats *out)
 {
     pthread_mutex_lock(&up->lock);
     out->open = up->open;
-    out->idle = (unsigned)up->n_idle;
     pthread_mutex_unlock(&up->lock);
 }
 
@@ -360,9 +260,7 @@ void moat_upstream_free(struct moat_upstream *up)
         pthread_mutex_unlock(&up->lock);
         pthread_join(up->resolver, NULL);
     }
-    moat_upstream_drain(up);
     pthread_mutex_destroy(&up->lock);
     pthread_cond_destroy(&up->stop_cond);
-    free(up->idle);
     free(up);
 }

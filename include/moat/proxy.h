@@ -3,10 +3,14 @@
  * I/O thread (epoll) that never blocks.
  *
  * Threading: functions marked [MHD] run on a libmicrohttpd worker thread inside a
- * callback for the exchange's connection; the engine suspends the connection when
- * it must wait (upload buffer full, response head or body bytes not there yet)
- * and resumes it from the I/O thread. Memory per exchange is fixed at creation
- * (request and response buffers); nothing is allocated per byte copied.
+ * callback for the exchange's connection. Upstream I/O is non-blocking and done
+ * by whichever thread holds the exchange's lock: the MHD thread writes the head
+ * and body and reads what is already there; the I/O thread reacts to upstream
+ * readiness (epoll) and enforces deadlines. The engine suspends the client
+ * connection when it must wait (upload buffer full, response head or body bytes
+ * not there yet) and the I/O thread resumes it. Memory per exchange is fixed
+ * (request and response buffers, recycled through a free list); nothing is
+ * allocated per byte copied.
  *
  * Ownership: an exchange is reference counted. moat_exchange_new() returns it
  * holding the caller's (MHD request's) reference, released by
@@ -33,7 +37,7 @@ struct moat_exchange; /* opaque, one per proxied request */
 struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_upstream *up,
                                   char *err, size_t errlen);
 
-/* Starts the I/O thread. Returns 0 or -1. */
+/* Starts the I/O thread (upstream readiness events and deadlines). Returns 0 or -1. */
 int moat_proxy_start(struct moat_proxy *px);
 
 /* Number of exchanges not yet finished on the upstream side. */
@@ -47,13 +51,22 @@ void moat_proxy_stop(struct moat_proxy *px);
 /* Frees the engine. After moat_proxy_stop() and MHD_stop_daemon(). */
 void moat_proxy_free(struct moat_proxy *px);
 
-/* [MHD] Starts proxying a validated request. head[0..head_len) is the upstream
- * request head written by fwd (copied). body says how the client's body is
- * framed (upstream framing is Content-Length or chunked to match);
- * head_request: the method is HEAD. Returns NULL on allocation failure. */
-struct moat_exchange *moat_exchange_new(struct moat_proxy *px, struct MHD_Connection *conn,
-                                        const char *head, size_t head_len,
-                                        enum moat_body_kind body, int head_request);
+/* [MHD] Creates an exchange for conn, holding the caller's reference. Its
+ * request buffer receives the upstream head: see moat_exchange_head_buffer().
+ * Returns NULL on allocation failure. */
+struct moat_exchange *moat_exchange_new(struct moat_proxy *px, struct MHD_Connection *conn);
+
+/* [MHD] The buffer the caller writes the upstream request head into (fwd), and
+ * its capacity in *cap (at least limits.max_header_bytes + max_uri_bytes + 4 KiB).
+ * Borrowed; valid until moat_exchange_start(). */
+char *moat_exchange_head_buffer(struct moat_exchange *ex, size_t *cap);
+
+/* [MHD] Starts proxying: the head is the first head_len bytes of the head
+ * buffer. body says how the client's body is framed (upstream framing is
+ * Content-Length or chunked to match); head_request: the method is HEAD.
+ * Failures (no upstream connection, shutting down) show up in moat_exchange_poll(). */
+void moat_exchange_start(struct moat_exchange *ex, size_t head_len, enum moat_body_kind body,
+                         int head_request);
 
 /* [MHD] Hands over upload bytes. Consumes what fits and decrements *size by
  * that; when not all fit the connection is suspended until there is room.
