@@ -220,8 +220,10 @@ static enum MHD_Result srv_begin(struct moat_server *srv, struct MHD_Connection 
     memset(&in, 0, sizeof(in));
     in.client_trusted = family != AF_UNIX &&
                         moat_cidr_match(cfg->proxy.trusted, cfg->proxy.n_trusted, family, addr);
-    moat_fwd_request_id(view.hdrs, view.n_hdrs, cfg->proxy.request_id_header,
-                        in.client_trusted || !cfg->proxy.request_id, generated, rc->request_id,
+    /* A well-formed client id is kept (it correlates logs across hops); one is
+     * generated only when absent, and not at all when proxy.request_id is off. */
+    moat_fwd_request_id(view.hdrs, view.n_hdrs, cfg->proxy.request_id_header, 1,
+                        cfg->proxy.request_id ? generated : "", rc->request_id,
                         sizeof(rc->request_id));
     in.method = method;
     in.check = &res;
