@@ -2,6 +2,7 @@
  * and draining shutdown. */
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -240,6 +241,9 @@ int main(int argc, char **argv)
     int code = EXIT_STARTUP;
 
     signal(SIGPIPE, SIG_IGN);
+    /* Per-request buffers come and go on worker threads; without this glibc
+     * hands freed heap back with madvise() and faults it in again next time. */
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);

@@ -1240,7 +1240,7 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
     struct MHD_Response *r = NULL;
     uint64_t size = MHD_SIZE_UNKNOWN;
     const char *conn_val = NULL;
-    size_t conn_len = 0, i;
+    size_t conn_len = 0, i, block;
     int resume = 0;
     int ok = 1;
 
@@ -1257,7 +1257,14 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
         size = ex->head.content_length;
     if (ex->head.framing == MOAT_FRAME_NONE)
         size = ex->head_request ? head_content_length(&ex->head) : 0;
-    r = MHD_create_response_from_callback(size, 32 * 1024, ex_reader, ex, ex_reader_free);
+    /* libmicrohttpd callocs the block with every response: size it to the
+     * body so small answers don't pay for clearing 32 KiB. */
+    block = PX_RESP_BUF;
+    if (ex->head.framing == MOAT_FRAME_LENGTH && ex->head.content_length < block)
+        block = ex->head.content_length < 1024 ? 1024 : (size_t)ex->head.content_length;
+    if (ex->head.framing == MOAT_FRAME_NONE)
+        block = 1024;
+    r = MHD_create_response_from_callback(size, block, ex_reader, ex, ex_reader_free);
     if (r == NULL)
         goto out;
     atomic_fetch_add(&ex->refs, 1); /* the response's reference */

@@ -62,7 +62,20 @@ struct moat_server {
     atomic_uint n_reqs;               /* requests in progress */
     pthread_mutex_t conn_lock;        /* guards the connection list */
     struct conn_ctx *conns;           /* open connections */
+    unsigned char rid_key[crypto_stream_chacha20_KEYBYTES]; /* request-id key (random) */
+    atomic_uint_fast64_t rid_counter; /* request ids issued */
 };
+
+/* 16 unpredictable bytes for a request id without a getrandom(2) per request:
+ * ChaCha20 keystream under a random per-process key, one block per counter. */
+static void srv_request_id(struct moat_server *srv, unsigned char out[16])
+{
+    uint64_t n = atomic_fetch_add(&srv->rid_counter, 1);
+    unsigned char nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
+
+    memcpy(nonce, &n, sizeof(n) < sizeof(nonce) ? sizeof(n) : sizeof(nonce));
+    crypto_stream_chacha20(out, 16, nonce, srv->rid_key);
+}
 
 static const struct {
     int status;
@@ -215,7 +228,7 @@ static enum MHD_Result srv_begin(struct moat_server *srv, struct MHD_Connection 
     }
 
     client_addr(conn, &family, addr, rc->client_ip, sizeof(rc->client_ip));
-    randombytes_buf(rnd, sizeof(rnd));
+    srv_request_id(srv, rnd);
     sodium_bin2hex(generated, sizeof(generated), rnd, sizeof(rnd));
     memset(&in, 0, sizeof(in));
     in.client_trusted = family != AF_UNIX &&
@@ -593,6 +606,7 @@ struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_p
     srv->lim.max_uri_bytes = cfg->limits.max_uri_bytes;
     srv->lim.max_body_bytes = cfg->limits.max_body_bytes;
     pthread_mutex_init(&srv->conn_lock, NULL);
+    randombytes_buf(srv->rid_key, sizeof(srv->rid_key));
     srv->listen_fd = srv_bind(&cfg->server.listen, err, errlen);
     if (srv->listen_fd < 0) {
         pthread_mutex_destroy(&srv->conn_lock);
@@ -671,5 +685,6 @@ void moat_server_free(struct moat_server *srv)
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
     pthread_mutex_destroy(&srv->conn_lock);
+    sodium_memzero(srv->rid_key, sizeof(srv->rid_key));
     free(srv);
 }
