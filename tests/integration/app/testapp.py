@@ -1,0 +1,101 @@
+"""testapp.py - the Flask app moat's integration tests run behind moat (under gunicorn)."""
+import hashlib
+import json
+import time
+
+from flask import Flask, Response, request
+
+app = Flask(__name__)
+
+CHUNK = 64 * 1024
+PERIOD = 251
+# Pattern byte at offset i is i % 251; a slice of BLOCK starting at i % 251 is always
+# long enough for one CHUNK.
+BLOCK = bytes(range(PERIOD)) * (CHUNK // PERIOD + 2)
+
+
+def pattern(n):
+    """Yields n bytes of the test pattern in CHUNK-sized pieces."""
+    off = 0
+    while off < n:
+        take = min(CHUNK, n - off)
+        start = off % PERIOD
+        yield BLOCK[start:start + take]
+        off += take
+
+
+@app.route("/")
+def index():
+    body = "<!doctype html><title>moat test app</title><p>hello from the test app</p>\n"
+    return Response(body, mimetype="text/html")
+
+
+@app.route("/echo", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def echo():
+    digest = hashlib.sha256()
+    length = 0
+    stream = request.stream
+    while True:
+        piece = stream.read(CHUNK)
+        if not piece:
+            break
+        digest.update(piece)
+        length += len(piece)
+    doc = {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string.decode("latin-1"),
+        "headers": [[k, v] for k, v in request.headers.items()],
+        "body_len": length,
+        "body_sha256": digest.hexdigest(),
+    }
+    return Response(json.dumps(doc, separators=(",", ":")), mimetype="application/json")
+
+
+@app.route("/bytes/<int:n>")
+def some_bytes(n):
+    headers = {}
+    if request.args.get("cl") == "1":
+        headers["Content-Length"] = str(n)
+    return Response(pattern(n), mimetype="application/octet-stream", headers=headers)
+
+
+@app.route("/status/<int:code>")
+def status(code):
+    if code in (204, 304):
+        return Response(status=code)
+    return Response("status %d\n" % code, status=code, mimetype="text/plain")
+
+
+@app.route("/head-test", methods=["GET", "HEAD"])
+def head_test():
+    return Response("head-test body\n", mimetype="text/plain", headers={"X-Head-Test": "1"})
+
+
+@app.route("/nocontent")
+def nocontent():
+    return Response(status=204, headers={"X-Nocontent": "1"})
+
+
+@app.route("/notmodified")
+def notmodified():
+    return Response(status=304, headers={"ETag": '"v1"'})
+
+
+@app.route("/slow/<int:ms>")
+def slow(ms):
+    time.sleep(ms / 1000.0)
+    return Response("slept %d ms\n" % ms, mimetype="text/plain")
+
+
+@app.route("/empty-header")
+def empty_header():
+    return Response("empty header\n", mimetype="text/plain", headers={"X-Empty": ""})
+
+
+@app.route("/set-hop")
+def set_hop():
+    # gunicorn itself drops Connection and Keep-Alive set by an app; the raw upstream in
+    # the C tests covers those. X-Leak stays here.
+    return Response("hop\n", mimetype="text/plain",
+                    headers={"Connection": "X-Leak", "X-Leak": "1", "Keep-Alive": "timeout=5"})
