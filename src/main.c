@@ -18,7 +18,6 @@
 #include "moat/cert.h"
 #include "moat/config.h"
 #include "moat/log.h"
-#include "moat/proxy.h"
 #include "moat/server.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
@@ -40,9 +39,8 @@ struct moat_runtime {
     char cert_path[MOAT_CFG_PATH]; /* certificate served */
     char key_path[MOAT_CFG_PATH];  /* its key */
     struct moat_tlsstore *tls;   /* credentials for the cert callback */
-    struct moat_upstream *up;    /* upstream pool */
-    struct moat_proxy *px;       /* proxy engine */
-    struct moat_server *srv;     /* HTTPS listener */
+    struct moat_upstream *up;    /* upstream addresses and connection count */
+    struct moat_server *srv;     /* HTTPS listener (with its proxy engines) */
 };
 
 extern char **environ;
@@ -294,18 +292,9 @@ int main(int argc, char **argv)
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
         goto out;
     }
-    rt.px = moat_proxy_new(&rt.cfg, rt.up, err, sizeof(err));
-    if (rt.px == NULL) {
-        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
-        goto out;
-    }
-    rt.srv = moat_server_new(&rt.cfg, rt.px, rt.tls, err, sizeof(err));
+    rt.srv = moat_server_new(&rt.cfg, rt.up, rt.tls, err, sizeof(err));
     if (rt.srv == NULL) {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
-        goto out;
-    }
-    if (moat_proxy_start(rt.px) != 0) {
-        moat_log(MOAT_LOG_ERROR, "startup_failed", "cannot start the proxy I/O thread");
         goto out;
     }
     if (moat_server_start(rt.srv, err, sizeof(err)) != 0) {
@@ -315,11 +304,7 @@ int main(int argc, char **argv)
     log_listening(&rt.cfg);
     code = run(&rt, &set);
 out:
-    if (rt.px != NULL)
-        moat_proxy_stop(rt.px);
-    if (rt.srv != NULL)
-        moat_server_free(rt.srv);
-    moat_proxy_free(rt.px);
+    moat_server_free(rt.srv);
     moat_upstream_free(rt.up);
     moat_tlsstore_free(rt.tls);
     if (code == EXIT_OK)

@@ -1,7 +1,7 @@
 /* proxy.c - streaming proxy engine: exchanges between libmicrohttpd connections
- * and upstream sockets. Upstream I/O is non-blocking and runs in whichever
- * thread holds the exchange's lock; one epoll thread handles readiness events,
- * deadlines and the idle keep-alive pool. */
+ * and upstream sockets. One engine per listener worker thread: its epoll set
+ * holds the upstream connections (and the worker adds libmicrohttpd's own epoll
+ * fd), so client and upstream events of a request are handled by one thread. */
 #include "moat/proxy.h"
 
 #include <errno.h>
@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,7 +24,6 @@
 #define PX_HEAD_SLACK 4096          /* forwarding headers added to the client's head */
 #define PX_CHUNK_OVERHEAD 24        /* "<hex>\r\n" + "\r\n" + final "0\r\n\r\n" room */
 #define PX_TICK_MS 100              /* deadline sweep period */
-#define PX_EVENTS 128               /* epoll events per wait */
 #define PX_SWEEP_BATCH 64           /* exchanges handled per sweep pass */
 #define PX_FREE_MAX 64              /* exchanges kept for reuse */
 
@@ -112,11 +110,10 @@ struct moat_proxy {
     const struct moat_config *cfg; /* borrowed */
     struct moat_upstream *up;      /* borrowed */
     size_t req_cap;                /* request buffer size of every exchange */
-    int epfd;                      /* epoll instance */
-    int evfd;                      /* eventfd: stop request */
-    pthread_t thread;              /* the I/O thread */
-    int started;                   /* thread running */
-    atomic_int stopping;           /* stop requested */
+    int epfd;                      /* epoll instance the worker waits on */
+    atomic_int stopping;           /* shutting down: no new waits */
+    uint64_t last_sweep_ms;        /* last deadline sweep */
+    uint64_t last_pool_ms;         /* last idle-pool sweep */
     atomic_uint active;            /* exchanges started and not io_done */
 
     pthread_mutex_t pool_lock;     /* guards idle, n_idle, draining, upconn ex/idle */
@@ -741,9 +738,9 @@ static void io_step(struct moat_exchange *ex, int fail_status, const char *fail_
         MHD_resume_connection(conn);
 }
 
-/* An event on an upstream connection. */
-static void io_event(struct moat_proxy *px, struct upconn *uc, uint32_t events)
+void moat_proxy_event(struct moat_proxy *px, void *ptr, uint32_t events)
 {
+    struct upconn *uc = ptr;
     struct moat_exchange *ex;
     int idle;
 
@@ -820,57 +817,12 @@ static void io_free_retired(struct moat_proxy *px)
     }
 }
 
-static void *io_main(void *arg)
-{
-    struct moat_proxy *px = arg;
-    struct epoll_event evs[PX_EVENTS];
-    uint64_t last_sweep = moat_now_ms(), last_pool = last_sweep, now, v;
-    int n, i;
-
-    while (!atomic_load(&px->stopping)) {
-        /* Upconns retired during the previous batch can go: no event that
-         * names them is pending any more. */
-        io_free_retired(px);
-        n = epoll_wait(px->epfd, evs, PX_EVENTS, PX_TICK_MS);
-        if (n < 0 && errno != EINTR) {
-            moat_log(MOAT_LOG_ERROR, "proxy_epoll_failed", "epoll_wait: %s", strerror(errno));
-            break;
-        }
-        for (i = 0; i < n; i++) {
-            if (evs[i].data.ptr == NULL) {
-                if (read(px->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                    moat_log(MOAT_LOG_ERROR, "proxy_wake_failed", "%s", strerror(errno));
-                continue;
-            }
-            io_event(px, evs[i].data.ptr, evs[i].events);
-        }
-        now = moat_now_ms();
-        if (now - last_sweep >= PX_TICK_MS) {
-            io_sweep(px, 0);
-            last_sweep = now;
-        }
-        if (now - last_pool >= 1000) {
-            pool_sweep(px, 0);
-            last_pool = now;
-        }
-    }
-    /* Stop: fail whatever is left so every suspended connection is resumed. */
-    io_sweep(px, 1);
-    pthread_mutex_lock(&px->pool_lock);
-    px->draining = 1;
-    pthread_mutex_unlock(&px->pool_lock);
-    pool_sweep(px, 1);
-    io_free_retired(px);
-    return NULL;
-}
-
 /* ---------------------------------------------------------------- engine */
 
 struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_upstream *up,
                                   char *err, size_t errlen)
 {
     struct moat_proxy *px = calloc(1, sizeof(*px));
-    struct epoll_event ev;
 
     if (px == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -880,36 +832,42 @@ struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_ups
     px->up = up;
     px->req_cap = (size_t)cfg->limits.max_header_bytes + cfg->limits.max_uri_bytes +
                   PX_HEAD_SLACK + PX_REQ_BODY_BUF;
+    px->last_sweep_ms = px->last_pool_ms = moat_now_ms();
     pthread_mutex_init(&px->pool_lock, NULL);
     pthread_mutex_init(&px->retired_lock, NULL);
     pthread_mutex_init(&px->list_lock, NULL);
     pthread_mutex_init(&px->free_lock, NULL);
     px->idle = calloc(cfg->upstream.max_idle > 0 ? cfg->upstream.max_idle : 1, sizeof(*px->idle));
     px->epfd = epoll_create1(EPOLL_CLOEXEC);
-    px->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (px->idle == NULL || px->epfd < 0 || px->evfd < 0) {
+    if (px->idle == NULL || px->epfd < 0) {
         snprintf(err, errlen, "cannot create the proxy event loop: %s", strerror(errno));
-        goto fail;
-    }
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN;
-    ev.data.ptr = NULL;
-    if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, px->evfd, &ev) != 0) {
-        snprintf(err, errlen, "cannot watch the proxy eventfd: %s", strerror(errno));
-        goto fail;
+        moat_proxy_free(px);
+        return NULL;
     }
     return px;
-fail:
-    moat_proxy_free(px);
-    return NULL;
 }
 
-int moat_proxy_start(struct moat_proxy *px)
+int moat_proxy_epoll_fd(struct moat_proxy *px)
 {
-    if (pthread_create(&px->thread, NULL, io_main, px) != 0)
-        return -1;
-    px->started = 1;
-    return 0;
+    return px->epfd;
+}
+
+void moat_proxy_tick(struct moat_proxy *px)
+{
+    uint64_t now;
+
+    /* Upconns retired during the batch just handled can go: no event that
+     * names them is pending any more. */
+    io_free_retired(px);
+    now = moat_now_ms();
+    if (now - px->last_sweep_ms >= PX_TICK_MS) {
+        io_sweep(px, 0);
+        px->last_sweep_ms = now;
+    }
+    if (now - px->last_pool_ms >= 1000) {
+        pool_sweep(px, 0);
+        px->last_pool_ms = now;
+    }
 }
 
 unsigned moat_proxy_active(struct moat_proxy *px)
@@ -917,17 +875,15 @@ unsigned moat_proxy_active(struct moat_proxy *px)
     return atomic_load(&px->active);
 }
 
-void moat_proxy_stop(struct moat_proxy *px)
+void moat_proxy_shutdown(struct moat_proxy *px)
 {
-    uint64_t one = 1;
-
-    if (!px->started)
-        return;
     atomic_store(&px->stopping, 1);
-    if (write(px->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        moat_log(MOAT_LOG_ERROR, "proxy_wake_failed", "eventfd write: %s", strerror(errno));
-    pthread_join(px->thread, NULL);
-    px->started = 0;
+    /* Fail whatever is left so every suspended connection is resumed. */
+    io_sweep(px, 1);
+    pthread_mutex_lock(&px->pool_lock);
+    px->draining = 1;
+    pthread_mutex_unlock(&px->pool_lock);
+    pool_sweep(px, 1);
 }
 
 void moat_proxy_free(struct moat_proxy *px)
@@ -944,8 +900,6 @@ void moat_proxy_free(struct moat_proxy *px)
     }
     if (px->epfd >= 0)
         close(px->epfd);
-    if (px->evfd >= 0)
-        close(px->evfd);
     pthread_mutex_destroy(&px->pool_lock);
     pthread_mutex_destroy(&px->retired_lock);
     pthread_mutex_destroy(&px->list_lock);
@@ -1240,7 +1194,7 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
     struct MHD_Response *r = NULL;
     uint64_t size = MHD_SIZE_UNKNOWN;
     const char *conn_val = NULL;
-    size_t conn_len = 0, i, block;
+    size_t conn_len = 0, i, block, avail;
     int resume = 0;
     int ok = 1;
 
@@ -1264,10 +1218,23 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
         block = ex->head.content_length < 1024 ? 1024 : (size_t)ex->head.content_length;
     if (ex->head.framing == MOAT_FRAME_NONE)
         block = 1024;
-    r = MHD_create_response_from_callback(size, block, ex_reader, ex, ex_reader_free);
-    if (r == NULL)
-        goto out;
-    atomic_fetch_add(&ex->refs, 1); /* the response's reference */
+    avail = ex->resp_w - ex->resp_head_len;
+    if (!ex->head_request && (ex->head.framing == MOAT_FRAME_NONE ||
+                              (ex->head.framing == MOAT_FRAME_LENGTH &&
+                               avail >= ex->head.content_length))) {
+        /* The whole body is here already (the common small answer): a buffer
+         * response lets libmicrohttpd send head and body together. */
+        r = MHD_create_response_from_buffer((size_t)size, ex->resp + ex->resp_head_len,
+                                            MHD_RESPMEM_MUST_COPY);
+        if (r == NULL)
+            goto out;
+        ex->bytes_down = size;
+    } else {
+        r = MHD_create_response_from_callback(size, block, ex_reader, ex, ex_reader_free);
+        if (r == NULL)
+            goto out;
+        atomic_fetch_add(&ex->refs, 1); /* the response's reference */
+    }
     for (i = 0; i < ex->head.n_hdrs && ok; i++)
         ok = ex_add_header(r, &ex->head.hdrs[i], conn_val, conn_len) == 0;
     if (!ok) {

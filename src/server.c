@@ -1,70 +1,15 @@
-/* server.c - HTTPS listener on libmicrohttpd: validation, proxying, errors,
- * request-head deadlines and the access log. */
-#include "moat/server.h"
-
-#include <arpa/inet.h>
+/* server.c - what the HTTPS listener does with each connection and request:
+ * validation, proxying through the worker's engine, moat's own error answers,
+ * connection admission and the access log (libmicrohttpd callbacks). */
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "moat/fwd.h"
 #include "moat/log.h"
-#include "moat/reqcheck.h"
-#include "moat/upstream.h"
-
-/* One client connection (MHD socket context). */
-struct conn_ctx {
-    struct conn_ctx *prev, *next;     /* server's connection list */
-    int fd;                           /* the client socket (owned by MHD) */
-    struct sockaddr_storage peer;     /* peer address, to re-check before shutdown */
-    socklen_t peer_len;               /* bytes in peer */
-    uint64_t head_deadline_ms;        /* request head must be complete by then, 0 = none */
-};
-
-enum req_state {
-    REQ_NEW = 0,   /* head received, not yet validated */
-    REQ_BODY,      /* receiving the client's body */
-    REQ_WAIT,      /* waiting for the upstream's response head */
-    REQ_DONE,      /* a response was queued */
-};
-
-/* One request (MHD request context, created by the URI log callback). */
-struct req_ctx {
-    struct moat_server *srv;          /* borrowed */
-    char *target;                     /* raw request target (owned) */
-    uint64_t start_ms;                /* request line received */
-    enum req_state state;             /* where the request is */
-    struct moat_exchange *ex;         /* proxy exchange (one reference), or NULL */
-    int status;                       /* status queued to the client, 0 = none */
-    const char *reason;               /* rejection / failure label, or NULL */
-    uint64_t body_seen;               /* body bytes received */
-    char request_id[MOAT_REQUEST_ID_MAX + 1]; /* id sent upstream and logged */
-    char client_ip[INET6_ADDRSTRLEN]; /* textual client address */
-    char method[32];                  /* request method (truncated) */
-};
-
-struct moat_server {
-    const struct moat_config *cfg;    /* borrowed */
-    struct moat_proxy *px;            /* borrowed */
-    struct moat_tlsstore *tls;        /* borrowed */
-    struct moat_reqcheck_limits lim;  /* from cfg */
-    int listen_fd;                    /* bound listening socket (owned) */
-    struct MHD_Daemon *daemon;        /* running daemon, or NULL */
-    atomic_int draining;              /* quiesced: answer with Connection: close */
-    atomic_uint n_conns;              /* open client connections */
-    atomic_uint n_reqs;               /* requests in progress */
-    pthread_mutex_t conn_lock;        /* guards the connection list */
-    struct conn_ctx *conns;           /* open connections */
-    unsigned char rid_key[crypto_stream_chacha20_KEYBYTES]; /* request-id key (random) */
-    atomic_uint_fast64_t rid_counter; /* request ids issued */
-};
+#include "server_int.h"
 
 /* 16 unpredictable bytes for a request id without a getrandom(2) per request:
  * ChaCha20 keystream under a random per-process key, one block per counter. */
@@ -184,9 +129,10 @@ static void client_addr(struct MHD_Connection *conn, int *family, unsigned char 
 /* ------------------------------------------------------- request handling */
 
 /* First call for a request: validate, frame the upstream head, start the exchange. */
-static enum MHD_Result srv_begin(struct moat_server *srv, struct MHD_Connection *conn,
+static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *conn,
                                  struct req_ctx *rc, const char *method, const char *version)
 {
+    struct moat_server *srv = w->srv;
     const struct moat_config *cfg = srv->cfg;
     struct moat_reqcheck_result res;
     struct moat_req_view view;
@@ -249,7 +195,7 @@ static enum MHD_Result srv_begin(struct moat_server *srv, struct MHD_Connection 
     in.request_id = rc->request_id;
     in.request_id_header = cfg->proxy.request_id_header;
 
-    rc->ex = moat_exchange_new(srv->px, conn);
+    rc->ex = moat_exchange_new(w->px, conn);
     if (rc->ex == NULL) {
         ret = srv_queue_error(srv, conn, rc, 503, 1);
         goto out;
@@ -303,12 +249,12 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
     return ret;
 }
 
-static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *url,
+                           const char *method, const char *version, const char *upload_data,
+                           size_t *upload_data_size, void **req_cls)
 {
-    struct moat_server *srv = cls;
+    struct srv_worker *w = cls;
+    struct moat_server *srv = w->srv;
     struct req_ctx *rc = *req_cls;
     const union MHD_ConnectionInfo *ci;
     struct conn_ctx *cc;
@@ -328,7 +274,7 @@ static enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const 
         }
         atomic_fetch_add(&srv->n_reqs, 1);
         snprintf(rc->method, sizeof(rc->method), "%s", method);
-        return srv_begin(srv, conn, rc, method, version);
+        return srv_begin(w, conn, rc, method, version);
     case REQ_BODY:
         if (*upload_data_size > 0) {
             rc->body_seen += *upload_data_size;
@@ -373,7 +319,7 @@ static void log_path(const struct moat_config *cfg, const char *target, char *ou
     out[n] = '\0';
 }
 
-static void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                           enum MHD_RequestTerminationCode toe)
 {
     struct moat_server *srv = cls;
@@ -432,7 +378,7 @@ static void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls
     *req_cls = NULL;
 }
 
-static void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct moat_server *srv = cls;
     struct req_ctx *rc = calloc(1, sizeof(*rc));
@@ -461,8 +407,42 @@ static void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn
     return rc;
 }
 
-static void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
-                            enum MHD_ConnectionNotificationCode toe)
+int srv_sockaddr_ip(const struct sockaddr *sa, unsigned char addr[16])
+{
+    int family = AF_UNSPEC;
+
+    memset(addr, 0, 16);
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        family = AF_INET;
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        family = AF_INET6;
+    }
+    return family;
+}
+
+enum MHD_Result srv_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct moat_server *srv = cls;
+    unsigned char ip[16];
+    int family;
+    enum moat_connlimit_verdict v;
+
+    (void)addrlen;
+    family = srv_sockaddr_ip(addr, ip);
+    v = moat_connlimit_admit(srv->climit, family, ip);
+    if (v == MOAT_CONNLIMIT_OK)
+        return MHD_YES;
+    if (moat_log_enabled(MOAT_LOG_DEBUG))
+        moat_log(MOAT_LOG_DEBUG, "connection_rejected", "%s",
+                 v == MOAT_CONNLIMIT_TOTAL ? "server.max_connections reached"
+                                           : "server.max_connections_per_ip reached");
+    return MHD_NO;
+}
+
+void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe)
 {
     struct moat_server *srv = cls;
     struct conn_ctx *cc = *socket_context;
@@ -474,6 +454,10 @@ static void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socke
         atomic_fetch_add(&srv->n_conns, 1);
         if (cc == NULL)
             return;
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        cc->family = srv_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, cc->addr);
+        if (moat_connlimit_add(srv->climit, cc->family, cc->addr) != 0)
+            moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         cc->fd = ci != NULL ? ci->connect_fd : -1;
         cc->peer_len = sizeof(cc->peer);
@@ -499,192 +483,7 @@ static void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socke
     if (cc->next != NULL)
         cc->next->prev = cc->prev;
     pthread_mutex_unlock(&srv->conn_lock);
+    moat_connlimit_remove(srv->climit, cc->family, cc->addr);
     free(cc);
     *socket_context = NULL;
-}
-
-void moat_server_tick(struct moat_server *srv)
-{
-    struct conn_ctx *cc;
-    struct sockaddr_storage now_peer;
-    socklen_t len;
-    uint64_t now = moat_now_ms();
-
-    pthread_mutex_lock(&srv->conn_lock);
-    for (cc = srv->conns; cc != NULL; cc = cc->next) {
-        if (cc->head_deadline_ms == 0 || now < cc->head_deadline_ms || cc->fd < 0)
-            continue;
-        cc->head_deadline_ms = 0;
-        /* MHD closes the socket only after the CLOSED notification, which
-         * needs conn_lock: the fd is still this connection's. Check the peer
-         * anyway before cutting it. */
-        len = sizeof(now_peer);
-        if (cc->peer_len == 0 || getpeername(cc->fd, (struct sockaddr *)&now_peer, &len) != 0 ||
-            len != cc->peer_len || memcmp(&now_peer, &cc->peer, len) != 0)
-            continue;
-        shutdown(cc->fd, SHUT_RDWR);
-        moat_log(MOAT_LOG_INFO, "request_head_timeout",
-                 "closed a connection that did not send a complete request head in time");
-    }
-    pthread_mutex_unlock(&srv->conn_lock);
-}
-
-static void srv_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char msg[512];
-    size_t n;
-
-    (void)cls;
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    moat_log(MOAT_LOG_DEBUG, "mhd", "%s", msg);
-}
-
-/* ------------------------------------------------------- lifecycle */
-
-static int srv_bind(const struct moat_listen_addr *la, char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int fd = -1, one = 1;
-
-    memset(&ss, 0, sizeof(ss));
-    if (la->family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(la->port);
-        inet_pton(AF_INET6, la->host, &s6->sin6_addr);
-        len = sizeof(*s6);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(la->port);
-        inet_pton(AF_INET, la->host, &s4->sin_addr);
-        len = sizeof(*s4);
-    }
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        goto fail;
-    }
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (ss.ss_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-        snprintf(err, errlen, "cannot bind %s%s%s:%u: %s", la->family == AF_INET6 ? "[" : "",
-                 la->host, la->family == AF_INET6 ? "]" : "", (unsigned)la->port,
-                 strerror(errno));
-        goto fail;
-    }
-    if (listen(fd, 1024) != 0) {
-        snprintf(err, errlen, "listen: %s", strerror(errno));
-        goto fail;
-    }
-    return fd;
-fail:
-    if (fd >= 0)
-        close(fd);
-    return -1;
-}
-
-struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_proxy *px,
-                                    struct moat_tlsstore *tls, char *err, size_t errlen)
-{
-    struct moat_server *srv = calloc(1, sizeof(*srv));
-
-    if (srv == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    srv->cfg = cfg;
-    srv->px = px;
-    srv->tls = tls;
-    srv->lim.max_headers = cfg->limits.max_headers;
-    srv->lim.max_header_bytes = cfg->limits.max_header_bytes;
-    srv->lim.max_uri_bytes = cfg->limits.max_uri_bytes;
-    srv->lim.max_body_bytes = cfg->limits.max_body_bytes;
-    pthread_mutex_init(&srv->conn_lock, NULL);
-    randombytes_buf(srv->rid_key, sizeof(srv->rid_key));
-    srv->listen_fd = srv_bind(&cfg->server.listen, err, errlen);
-    if (srv->listen_fd < 0) {
-        pthread_mutex_destroy(&srv->conn_lock);
-        free(srv);
-        return NULL;
-    }
-    return srv;
-}
-
-int moat_server_start(struct moat_server *srv, char *err, size_t errlen)
-{
-    const struct moat_config *cfg = srv->cfg;
-    unsigned workers = cfg->server.workers;
-    unsigned idle_s = (cfg->limits.client_idle_timeout_ms + 999) / 1000;
-    size_t mem = (size_t)cfg->limits.max_header_bytes + cfg->limits.max_uri_bytes + 16384;
-    long ncpu;
-
-    if (workers == 0) {
-        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        workers = ncpu > 0 ? (unsigned)ncpu : 1;
-    }
-    if (mem < 32768)
-        mem = 32768;
-    moat_tlsstore_install(srv->tls);
-    srv->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, srv_access, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, workers, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->server.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg->server.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_URI_LOG_CALLBACK, srv_uri_log, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, srv_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        srv_notify_conn, srv, MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_log, srv,
-        MHD_OPTION_HTTPS_PRIORITIES, cfg->tls.priority, MHD_OPTION_HTTPS_CERT_CALLBACK,
-        moat_tlsstore_retrieve, MHD_OPTION_END);
-    if (srv->daemon == NULL) {
-        snprintf(err, errlen,
-                 "cannot start the HTTPS listener (check tls.priority and the listen address)");
-        return -1;
-    }
-    return 0;
-}
-
-void moat_server_quiesce(struct moat_server *srv)
-{
-    atomic_store(&srv->draining, 1);
-    if (srv->daemon != NULL)
-        MHD_quiesce_daemon(srv->daemon);
-}
-
-unsigned moat_server_connections(struct moat_server *srv)
-{
-    return atomic_load(&srv->n_conns);
-}
-
-unsigned moat_server_requests(struct moat_server *srv)
-{
-    return atomic_load(&srv->n_reqs);
-}
-
-void moat_server_stop(struct moat_server *srv)
-{
-    if (srv->daemon != NULL) {
-        MHD_stop_daemon(srv->daemon);
-        srv->daemon = NULL;
-    }
-    moat_tlsstore_install(NULL);
-}
-
-void moat_server_free(struct moat_server *srv)
-{
-    if (srv == NULL)
-        return;
-    moat_server_stop(srv);
-    if (srv->listen_fd >= 0)
-        close(srv->listen_fd);
-    pthread_mutex_destroy(&srv->conn_lock);
-    sodium_memzero(srv->rid_key, sizeof(srv->rid_key));
-    free(srv);
 }

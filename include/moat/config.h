@@ -83,14 +83,14 @@ struct moat_config {
         unsigned response_timeout_ms;   /* upstream.response_timeout (head), default 60s */
         unsigned idle_timeout_ms;       /* upstream.idle_timeout (between bytes), default 60s */
         unsigned keepalive_timeout_ms;  /* upstream.keepalive_timeout (pooled idle), default 30s */
-        unsigned max_idle;              /* upstream.max_idle pooled connections, default 64 */
+        unsigned max_idle;              /* upstream.max_idle pooled connections per worker, default 64 */
         unsigned max_connections;       /* upstream.max_connections in total, default 512 */
     } upstream;
 
     struct {
-        unsigned max_header_bytes;  /* limits.max_header_bytes (431), default 16384 */
+        unsigned max_header_bytes;  /* limits.max_header_bytes (431), default 8 KiB */
         unsigned max_headers;       /* limits.max_headers (431), default 100 */
-        unsigned max_uri_bytes;     /* limits.max_uri_bytes (414), default 8192 */
+        unsigned max_uri_bytes;     /* limits.max_uri_bytes (414), default 4 KiB */
         uint64_t max_body_bytes;    /* limits.max_body_bytes (413), default 100 MiB, 0 = none */
         unsigned header_timeout_ms; /* limits.header_timeout: whole request head, default 10s */
         unsigned client_idle_timeout_ms; /* limits.client_idle_timeout, default 60s */

@@ -3,12 +3,12 @@
  * I/O thread (epoll) that never blocks.
  *
  * Threading: functions marked [MHD] run on a libmicrohttpd worker thread inside a
- * callback for the exchange's connection. Upstream I/O is non-blocking and done
- * by whichever thread holds the exchange's lock: the MHD thread writes the head
- * and body and reads what is already there; the I/O thread reacts to upstream
- * readiness (epoll) and enforces deadlines. The engine suspends the client
- * connection when it must wait (upload buffer full, response head or body bytes
- * not there yet) and the I/O thread resumes it. Memory per exchange is fixed
+ * callback for the exchange's connection. An engine belongs to one listener
+ * worker thread, which runs both libmicrohttpd (external epoll mode) and the
+ * engine's upstream events: a request never crosses threads. Upstream I/O is
+ * non-blocking; the engine suspends the client connection when it must wait
+ * (upload buffer full, response head or body bytes not there yet) and resumes
+ * it when the upstream side moves. Memory per exchange is fixed
  * (request and response buffers, recycled through a free list); nothing is
  * allocated per byte copied.
  *
@@ -32,23 +32,33 @@
 struct moat_proxy;    /* opaque engine */
 struct moat_exchange; /* opaque, one per proxied request */
 
-/* Creates the engine over cfg (borrowed) and up (borrowed); both must outlive it.
- * Returns NULL with a message in err. */
+/* Creates an engine over cfg (borrowed) and up (borrowed, shared by every
+ * engine); both must outlive it. Returns NULL with a message in err. */
 struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_upstream *up,
                                   char *err, size_t errlen);
 
-/* Starts the I/O thread (upstream readiness events and deadlines). Returns 0 or -1. */
-int moat_proxy_start(struct moat_proxy *px);
+/* The engine's epoll fd. The worker thread that owns the engine waits on it,
+ * after adding its own fds (libmicrohttpd's epoll fd, a wake-up eventfd) with
+ * data.ptr values of its own; every other event belongs to the engine. */
+int moat_proxy_epoll_fd(struct moat_proxy *px);
 
-/* Number of exchanges not yet finished on the upstream side. */
+/* Handles one event from the epoll fd that the worker did not recognise as its
+ * own (ptr is epoll_event.data.ptr). Worker thread only. */
+void moat_proxy_event(struct moat_proxy *px, void *ptr, uint32_t events);
+
+/* Call after every batch of events (and at least every 100 ms): frees retired
+ * connections, enforces upstream deadlines, trims the idle pool. Worker thread. */
+void moat_proxy_tick(struct moat_proxy *px);
+
+/* Number of exchanges not yet finished on the upstream side. Any thread. */
 unsigned moat_proxy_active(struct moat_proxy *px);
 
 /* Fails every exchange still in flight (so every suspended connection is
- * resumed and answered or aborted), then stops the I/O thread. Call before
- * MHD_stop_daemon(). */
-void moat_proxy_stop(struct moat_proxy *px);
+ * resumed and answered or aborted) and closes the idle pool; no suspension is
+ * accepted afterwards. Worker thread, before MHD_stop_daemon(). */
+void moat_proxy_shutdown(struct moat_proxy *px);
 
-/* Frees the engine. After moat_proxy_stop() and MHD_stop_daemon(). */
+/* Frees the engine. After MHD_stop_daemon() of the daemon it served. */
 void moat_proxy_free(struct moat_proxy *px);
 
 /* [MHD] Creates an exchange for conn, holding the caller's reference. Its

@@ -344,8 +344,15 @@ START_TEST(test_keepalive_reuse)
     struct h_resp r;
     int i;
 
+    /* The keep-alive pool is per listener worker (like nginx's per-worker
+     * cache): one worker makes reuse across client connections deterministic. */
+    static const char *const env[] = {"MOAT_SERVER_WORKERS=1", NULL};
+    struct h_moat_opts o = {0};
+
     ck_assert_ptr_nonnull(u);
-    start_moat(&m, harness_upstream_url(u));
+    o.upstream = harness_upstream_url(u);
+    o.env = env;
+    ck_assert_msg(harness_moat_start(&m, &o) == 0, "moat did not start");
     ck_assert_int_eq(harness_conn_open(&c, m.port), 0);
     for (i = 0; i < 2; i++) {
         harness_conn_send_str(&c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");

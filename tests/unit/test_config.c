@@ -50,9 +50,9 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.upstream.keepalive_timeout_ms, 30000);
     ck_assert_uint_eq(cfg.upstream.max_idle, 64);
     ck_assert_uint_eq(cfg.upstream.max_connections, 512);
-    ck_assert_uint_eq(cfg.limits.max_header_bytes, 16384);
+    ck_assert_uint_eq(cfg.limits.max_header_bytes, 8192);
     ck_assert_uint_eq(cfg.limits.max_headers, 100);
-    ck_assert_uint_eq(cfg.limits.max_uri_bytes, 8192);
+    ck_assert_uint_eq(cfg.limits.max_uri_bytes, 4096);
     ck_assert(cfg.limits.max_body_bytes == UINT64_C(100) * 1024 * 1024);
     ck_assert_uint_eq(cfg.limits.header_timeout_ms, 10000);
     ck_assert_uint_eq(cfg.limits.client_idle_timeout_ms, 60000);
@@ -501,7 +501,7 @@ START_TEST(test_print)
     ck_assert(strstr(out, "max_connections = 1024  # from: default\n") != NULL);
     ck_assert(strstr(out, "drain_timeout = 10s  # from: default\n") != NULL);
     ck_assert(strstr(out, "max_body_bytes = 100m  # from: default\n") != NULL);
-    ck_assert(strstr(out, "max_header_bytes = 16k  # from: default\n") != NULL);
+    ck_assert(strstr(out, "max_header_bytes = 8k  # from: default\n") != NULL);
     ck_assert(strstr(out, "dev = true  # from: flag --dev\n") != NULL);
     ck_assert(strstr(out, "url = unix:/run/app.sock  # from: flag --upstream\n") != NULL);
     ck_assert(strstr(out, "trusted_proxies = 10.0.0.0/8, fd00::/8  # from: env") != NULL);

@@ -1,0 +1,107 @@
+/* server_int.h - internals shared by the HTTPS listener's two halves:
+ * listener.c (sockets, workers, daemons, lifecycle) and server.c (what happens
+ * to each connection and request). Not a public API. */
+#ifndef MOAT_SERVER_INT_H
+#define MOAT_SERVER_INT_H
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "moat/config.h"
+#include "moat/connlimit.h"
+#include "moat/fwd.h"
+#include "moat/proxy.h"
+#include "moat/reqcheck.h"
+#include "moat/server.h"
+#include "moat/tlsstore.h"
+#include "moat/upstream.h"
+
+/* One client connection (MHD socket context). */
+struct conn_ctx {
+    struct conn_ctx *prev, *next;     /* server's connection list (conn_lock) */
+    int fd;                           /* the client socket (owned by MHD) */
+    struct sockaddr_storage peer;     /* peer address, to re-check before shutdown */
+    socklen_t peer_len;               /* bytes in peer */
+    int family;                       /* AF_INET / AF_INET6 / other, for connlimit */
+    unsigned char addr[16];           /* client address bytes, for connlimit */
+    uint64_t head_deadline_ms;        /* request head must be complete by then, 0 = none */
+};
+
+enum req_state {
+    REQ_NEW = 0, /* head received, not yet validated */
+    REQ_BODY,    /* receiving the client's body */
+    REQ_WAIT,    /* waiting for the upstream's response head */
+    REQ_DONE,    /* a response was queued */
+};
+
+/* One request (MHD request context, created by the URI log callback). */
+struct req_ctx {
+    struct moat_server *srv;          /* borrowed */
+    char *target;                     /* raw request target (owned) */
+    uint64_t start_ms;                /* request line received */
+    enum req_state state;             /* where the request is */
+    struct moat_exchange *ex;         /* proxy exchange (one reference), or NULL */
+    int status;                       /* status queued to the client, 0 = none */
+    const char *reason;               /* rejection / failure label, or NULL */
+    uint64_t body_seen;               /* body bytes received */
+    char request_id[MOAT_REQUEST_ID_MAX + 1]; /* id sent upstream and logged */
+    char client_ip[INET6_ADDRSTRLEN]; /* textual client address */
+    char method[32];                  /* request method (truncated) */
+};
+
+/* One listener worker: a thread running its own libmicrohttpd daemon (external
+ * epoll mode, sharing the listening socket) and its own proxy engine. */
+struct srv_worker {
+    struct moat_server *srv;      /* back pointer (borrowed) */
+    unsigned idx;                 /* worker number */
+    struct MHD_Daemon *daemon;    /* this worker's daemon (owned) */
+    struct moat_proxy *px;        /* this worker's engine (owned) */
+    int wake_fd;                  /* eventfd: quiesce/stop requests (owned) */
+    pthread_t thread;             /* the worker thread */
+    int running;                  /* thread started and not joined */
+    int quiesced;                 /* daemon no longer accepts (worker thread, then main) */
+    char mhd_mark;                /* address used as epoll data for the daemon's fd */
+    char wake_mark;               /* address used as epoll data for wake_fd */
+};
+
+struct moat_server {
+    const struct moat_config *cfg;    /* borrowed */
+    struct moat_upstream *up;         /* borrowed */
+    struct moat_tlsstore *tls;        /* borrowed */
+    struct moat_reqcheck_limits lim;  /* from cfg */
+    int listen_fd;                    /* bound listening socket (owned) */
+    struct srv_worker *workers;       /* n_workers entries (owned) */
+    unsigned n_workers;               /* listener threads */
+    struct moat_connlimit *climit;    /* connection admission (owned) */
+    atomic_int draining;              /* quiesced: answer with Connection: close */
+    atomic_int stopping;              /* workers must leave their loops */
+    atomic_uint n_conns;              /* open client connections */
+    atomic_uint n_reqs;               /* requests in progress */
+    pthread_mutex_t conn_lock;        /* guards the connection list */
+    struct conn_ctx *conns;           /* open connections */
+    unsigned char rid_key[crypto_stream_chacha20_KEYBYTES]; /* request-id key (random) */
+    atomic_uint_fast64_t rid_counter; /* request ids issued */
+};
+
+/* libmicrohttpd callbacks (server.c). cls is the server, except for
+ * srv_access whose cls is the worker. */
+enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *url,
+                           const char *method, const char *version, const char *upload_data,
+                           size_t *upload_data_size, void **req_cls);
+void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                   enum MHD_RequestTerminationCode toe);
+void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
+void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+enum MHD_Result srv_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+
+/* Extracts family and address bytes (4 or 16) from a socket address; returns
+ * the family, AF_UNSPEC when it has no IP address. */
+int srv_sockaddr_ip(const struct sockaddr *sa, unsigned char addr[16]);
+
+#endif
