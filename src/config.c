@@ -478,15 +478,22 @@ static int next_option(int argc, char **argv, int *i, struct opt *o, char *err, 
     return 1;
 }
 
+/* Index of the first option in argv: 2 after the "healthcheck" subcommand, else 1. */
+static int first_option(int argc, char **argv)
+{
+    return argc > 1 && strcmp(argv[1], "healthcheck") == 0 ? 2 : 1;
+}
+
 /* First pass over argv: checks usage, fills cli and finds --config. Key flags
  * are applied later, after the file and the environment. */
 static int scan_argv(struct moat_cli *cli, int argc, char **argv, const char **config_path,
                      char *err, size_t errlen)
 {
     struct opt o;
-    int i = 1;
+    int i = first_option(argc, argv);
     int r;
 
+    cli->healthcheck = i == 2;
     for (;;) {
         r = next_option(argc, argv, &i, &o, err, errlen);
         if (r <= 0)
@@ -513,7 +520,7 @@ static int scan_argv(struct moat_cli *cli, int argc, char **argv, const char **c
 static int apply_flags(struct moat_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     struct opt o;
-    int i = 1;
+    int i = first_option(argc, argv);
     int r;
 
     for (;;) {
@@ -525,6 +532,28 @@ static int apply_flags(struct moat_config *cfg, int argc, char **argv, char *err
             return -1;
     }
     return r;
+}
+
+/* admin.ready_max_age must leave room for a whole check period, or /readyz
+ * would flap between two successful checks. */
+static int check_ready_age(const struct moat_config *cfg, char *err, size_t errlen)
+{
+    uint64_t need = (uint64_t)cfg->admin.ready_interval_ms + cfg->admin.ready_timeout_ms;
+    int idx = moat_cfg_key_find("admin", "ready_max_age");
+    char have[32];
+    char want[32];
+    char where[MOAT_CFG_PATH + 32];
+
+    if (idx < 0 || cfg->admin.ready_interval_ms == 0 || cfg->admin.ready_max_age_ms >= need)
+        return 0;
+    moat_cfg_format_duration(cfg->admin.ready_max_age_ms, have, sizeof have);
+    moat_cfg_format_duration(need, want, sizeof want);
+    moat_cfg_source_text(cfg, (size_t)idx, where, sizeof where);
+    snprintf(err, errlen,
+             "admin.ready_max_age = \"%s\" (%s): must be at least admin.ready_interval + "
+             "admin.ready_timeout (%s)",
+             have, where, want);
+    return -1;
 }
 
 int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, char **argv,
@@ -564,10 +593,13 @@ int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, ch
         goto out;
     if (apply_flags(cfg, argc, argv, err, errlen) != 0)
         goto out;
-    if (!cfg->tls.dev && (cfg->tls.cert_file[0] == '\0' || cfg->tls.key_file[0] == '\0')) {
+    if (!cli->healthcheck && !cfg->tls.dev &&
+        (cfg->tls.cert_file[0] == '\0' || cfg->tls.key_file[0] == '\0')) {
         snprintf(err, errlen, "tls.cert_file and tls.key_file are required unless --dev is given");
         goto out;
     }
+    if (check_ready_age(cfg, err, errlen) != 0)
+        goto out;
     rc = 0;
 out:
     return rc;

@@ -20,6 +20,7 @@ enum moat_cfg_type {
     MOAT_CFG_T_UPSTREAM, /* struct moat_upstream_addr, text kept at aux */
     MOAT_CFG_T_CIDRS,    /* struct moat_cidr[MOAT_CFG_MAX_CIDRS], count (size_t) at aux */
     MOAT_CFG_T_LOGLEVEL, /* int, enum moat_log_level */
+    MOAT_CFG_T_BIND,     /* struct moat_bind_addr: listen address, unix:/path or off */
 };
 
 /* Extra validation of a value that already parsed. Returns 0, or -1 with a
@@ -93,6 +94,9 @@ int moat_cfg_format_duration(uint64_t ms, char *out, size_t outlen);
 
 /* Like moat_config_parse_listen, with a static reason in *why on error. */
 int moat_cfg_parse_listen(const char *s, struct moat_listen_addr *out, const char **why);
+
+/* Like moat_config_parse_bind, with a static reason in *why on error. */
+int moat_cfg_parse_bind(const char *s, struct moat_bind_addr *out, const char **why);
 
 /* Like moat_config_parse_upstream, with a static reason in *why on error. */
 int moat_cfg_parse_upstream(const char *s, struct moat_upstream_addr *out, const char **why);

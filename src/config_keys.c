@@ -128,6 +128,22 @@ static const struct moat_cfg_key keys[] = {
     {.section = "log", .name = "query", .type = MOAT_CFG_T_BOOL,
      .offset = OFF(log.log_query), .def = "false",
      .help = "include query strings in the access log (they may hold tokens)"},
+
+    {.section = "admin", .name = "listen", .type = MOAT_CFG_T_BIND,
+     .offset = OFF(admin.listen), .def = "127.0.0.1:9901", .flag = "admin-listen",
+     .help = "admin listener (/metrics, probes): HOST:PORT, unix:/PATH or off"},
+    {.section = "admin", .name = "tls", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(admin.tls), .def = "false",
+     .help = "serve the admin listener over TLS with the main certificate"},
+    {.section = "admin", .name = "ready_interval", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(admin.ready_interval_ms), .def = "2s", .min = 0, .max = MS_H,
+     .help = "how often /readyz's upstream check connects to the app; 0 = no check"},
+    {.section = "admin", .name = "ready_timeout", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(admin.ready_timeout_ms), .def = "1s", .min = 10, .max = 60 * MS_S,
+     .help = "how long one upstream check may wait for the connection"},
+    {.section = "admin", .name = "ready_max_age", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(admin.ready_max_age_ms), .def = "10s", .min = 100, .max = 24 * MS_H,
+     .help = "/readyz fails when the app last accepted a connection longer ago than this"},
 };
 /* clang-format on */
 
@@ -369,6 +385,12 @@ int moat_cfg_key_set(struct moat_config *cfg, const struct moat_cfg_key *k, cons
                       why, whylen) != 0)
             goto out;
         break;
+    case MOAT_CFG_T_BIND:
+        if (moat_cfg_parse_bind(value, (struct moat_bind_addr *)(void *)dst, &reason) != 0) {
+            snprintf(why, whylen, "%s", reason);
+            goto out;
+        }
+        break;
     case MOAT_CFG_T_LOGLEVEL:
         if (moat_log_level_parse(value, &level) != 0) {
             snprintf(why, whylen, "expected debug, info, warn or error");
@@ -439,6 +461,8 @@ int moat_cfg_key_format(const struct moat_config *cfg, const struct moat_cfg_key
     case MOAT_CFG_T_UPSTREAM:
         n = snprintf(out, outlen, "%s", base + k->aux);
         break;
+    case MOAT_CFG_T_BIND:
+        return moat_config_format_bind(src, out, outlen);
     case MOAT_CFG_T_CIDRS:
         return format_cidrs(src, *(const size_t *)(const void *)(base + k->aux), out, outlen);
     case MOAT_CFG_T_LOGLEVEL:
@@ -450,6 +474,20 @@ int moat_cfg_key_format(const struct moat_config *cfg, const struct moat_cfg_key
     default:
         return -1;
     }
+    return (n >= 0 && (size_t)n < outlen) ? 0 : -1;
+}
+
+int moat_config_format_bind(const struct moat_bind_addr *b, char *out, size_t outlen)
+{
+    int n;
+
+    if (b->kind == MOAT_BIND_OFF)
+        n = snprintf(out, outlen, "off");
+    else if (b->kind == MOAT_BIND_UNIX)
+        n = snprintf(out, outlen, "unix:%s", b->path);
+    else
+        n = snprintf(out, outlen, b->tcp.family == AF_INET6 ? "[%s]:%u" : "%s:%u", b->tcp.host,
+                     (unsigned)b->tcp.port);
     return (n >= 0 && (size_t)n < outlen) ? 0 : -1;
 }
 

@@ -187,6 +187,9 @@ static int copy_n(char *out, size_t outlen, const char *s, size_t len)
     return 0;
 }
 
+/* The reason given when a listen address has the wrong shape altogether. */
+static const char listen_shape[] = "expected HOST:PORT, [IPV6]:PORT or *:PORT";
+
 int moat_cfg_parse_listen(const char *s, struct moat_listen_addr *out, const char **why)
 {
     struct moat_listen_addr a;
@@ -196,7 +199,7 @@ int moat_cfg_parse_listen(const char *s, struct moat_listen_addr *out, const cha
     int rc = -1;
 
     memset(&a, 0, sizeof a);
-    *why = "expected HOST:PORT, [IPV6]:PORT or *:PORT";
+    *why = listen_shape;
     if (s[0] == '[') {
         sep = strchr(s, ']');
         if (sep == NULL || sep[1] != ':' ||
@@ -306,28 +309,68 @@ out:
     return rc;
 }
 
+/* Checks and copies the p of "unix:p": absolute, fits sun_path, no control characters. */
+static int parse_unix_path(const char *p, char *out, size_t outlen, const char **why)
+{
+    size_t i;
+
+    *why = "the socket path must be absolute (unix:/path)";
+    if (p[0] != '/')
+        return -1;
+    *why = "the socket path is too long for a Unix socket (max 107 bytes)";
+    if (copy_n(out, outlen, p, strlen(p)) != 0)
+        return -1;
+    *why = "the socket path contains control characters";
+    for (i = 0; p[i] != '\0'; i++) {
+        if (iscntrl((unsigned char)p[i]))
+            return -1;
+    }
+    return 0;
+}
+
+int moat_cfg_parse_bind(const char *s, struct moat_bind_addr *out, const char **why)
+{
+    struct moat_bind_addr a;
+    int rc = -1;
+
+    memset(&a, 0, sizeof a);
+    if (strcasecmp(s, "off") == 0) {
+        a.kind = MOAT_BIND_OFF;
+    } else if (strncasecmp(s, "unix:", 5) == 0) {
+        a.kind = MOAT_BIND_UNIX;
+        if (parse_unix_path(s + 5, a.path, sizeof a.path, why) != 0)
+            goto out;
+    } else {
+        a.kind = MOAT_BIND_TCP;
+        if (moat_cfg_parse_listen(s, &a.tcp, why) != 0) {
+            if (*why == listen_shape)
+                *why = "expected HOST:PORT, [IPV6]:PORT, *:PORT, unix:/PATH or off";
+            goto out;
+        }
+    }
+    *out = a;
+    rc = 0;
+out:
+    return rc;
+}
+
+int moat_config_parse_bind(const char *s, struct moat_bind_addr *out)
+{
+    const char *why;
+
+    return moat_cfg_parse_bind(s, out, &why);
+}
+
 int moat_cfg_parse_upstream(const char *s, struct moat_upstream_addr *out, const char **why)
 {
     struct moat_upstream_addr a;
-    const char *p;
-    size_t i;
     int rc = -1;
 
     memset(&a, 0, sizeof a);
     if (strncasecmp(s, "unix:", 5) == 0) {
-        p = s + 5;
         a.kind = MOAT_UPSTREAM_UNIX;
-        *why = "the socket path must be absolute (unix:/path)";
-        if (p[0] != '/')
+        if (parse_unix_path(s + 5, a.path, sizeof a.path, why) != 0)
             goto out;
-        *why = "the socket path is too long for a Unix socket (max 107 bytes)";
-        if (copy_n(a.path, sizeof a.path, p, strlen(p)) != 0)
-            goto out;
-        *why = "the socket path contains control characters";
-        for (i = 0; p[i] != '\0'; i++) {
-            if (iscntrl((unsigned char)p[i]))
-                goto out;
-        }
     } else if (strncasecmp(s, "https://", 8) == 0) {
         *why = "https upstreams are not supported yet";
         goto out;

@@ -110,6 +110,7 @@ static const char *metavar(const struct moat_cfg_key *k)
 {
     switch (k->type) {
     case MOAT_CFG_T_LISTEN:
+    case MOAT_CFG_T_BIND:
         return "ADDR";
     case MOAT_CFG_T_UPSTREAM:
         return "URL";
@@ -128,9 +129,14 @@ void moat_config_usage(int fd)
 {
     static const char head[] =
         "Usage: moat [options] [-- app args...]\n"
+        "       moat healthcheck [options]\n"
         "\n"
         "moat is a hardened HTTPS sidecar: it terminates TLS, adds security headers and\n"
         "proxies to the app. Words after -- are the app's command, started and supervised.\n"
+        "\n"
+        "moat healthcheck asks the admin listener (admin.listen, over TLS when admin.tls)\n"
+        "for /healthz with the same configuration sources, for container HEALTHCHECKs\n"
+        "without curl: exit 0 when it answers 200, else 1 with a message on stderr.\n"
         "\n"
         "Options:\n"
         "  --config PATH          configuration file; default $MOAT_CONFIG, else\n"

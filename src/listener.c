@@ -52,6 +52,8 @@ void moat_server_tick(struct moat_server *srv)
         if (cc->peer_len == 0 || getpeername(cc->fd, (struct sockaddr *)&now_peer, &len) != 0 ||
             len != cc->peer_len || memcmp(&now_peer, &cc->peer, len) != 0)
             continue;
+        /* Counted first: a scrape that sees the connection gone sees the count. */
+        moat_metrics_conn_rejected(srv->metrics, "head_timeout");
         shutdown(cc->fd, SHUT_RDWR);
         moat_log(MOAT_LOG_INFO, "request_head_timeout",
                  "closed a connection that did not send a complete request head in time");
@@ -169,7 +171,7 @@ static int worker_start_daemon(struct srv_worker *w, char *err, size_t errlen)
 
 /* ------------------------------------------------------- lifecycle */
 
-static int srv_bind(const struct moat_listen_addr *la, char *err, size_t errlen)
+int moat_server_listen_socket(const struct moat_listen_addr *la, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -217,7 +219,8 @@ fail:
 }
 
 struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_upstream *up,
-                                    struct moat_tlsstore *tls, char *err, size_t errlen)
+                                    struct moat_tlsstore *tls, struct moat_metrics *metrics,
+                                    char *err, size_t errlen)
 {
     struct moat_server *srv = calloc(1, sizeof(*srv));
     unsigned i;
@@ -230,6 +233,7 @@ struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_u
     srv->cfg = cfg;
     srv->up = up;
     srv->tls = tls;
+    srv->metrics = metrics;
     srv->listen_fd = -1;
     srv->lim.max_headers = cfg->limits.max_headers;
     srv->lim.max_header_bytes = cfg->limits.max_header_bytes;
@@ -263,7 +267,7 @@ struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_u
         if (srv->workers[i].px == NULL)
             goto fail;
     }
-    srv->listen_fd = srv_bind(&cfg->server.listen, err, errlen);
+    srv->listen_fd = moat_server_listen_socket(&cfg->server.listen, err, errlen);
     if (srv->listen_fd < 0)
         goto fail;
     return srv;
@@ -310,6 +314,27 @@ unsigned moat_server_connections(struct moat_server *srv)
 unsigned moat_server_requests(struct moat_server *srv)
 {
     return atomic_load(&srv->n_reqs);
+}
+
+int moat_server_draining(struct moat_server *srv)
+{
+    return atomic_load(&srv->draining);
+}
+
+void moat_server_upstream_counts(struct moat_server *srv, unsigned *idle, unsigned *active)
+{
+    struct moat_upstream_stats st;
+    unsigned i;
+    unsigned n = 0;
+
+    for (i = 0; i < srv->n_workers; i++) {
+        if (srv->workers[i].px != NULL)
+            n += moat_proxy_idle(srv->workers[i].px);
+    }
+    moat_upstream_stats_get(srv->up, &st);
+    /* The two figures are read a moment apart: never show a negative gauge. */
+    *idle = n < st.open ? n : st.open;
+    *active = st.open - *idle;
 }
 
 void moat_server_stop(struct moat_server *srv)

@@ -15,9 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "moat/admin.h"
 #include "moat/cert.h"
 #include "moat/config.h"
 #include "moat/log.h"
+#include "moat/metrics.h"
 #include "moat/server.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
@@ -31,6 +33,7 @@ enum {
 };
 
 #define TICK_NS (100 * 1000 * 1000) /* main loop period */
+#define HEALTHCHECK_MS 5000         /* `moat healthcheck`: the whole exchange */
 
 /* The one runtime struct: everything main owns, passed around explicitly. */
 struct moat_runtime {
@@ -41,6 +44,9 @@ struct moat_runtime {
     struct moat_tlsstore *tls;   /* credentials for the cert callback */
     struct moat_upstream *up;    /* upstream addresses and connection count */
     struct moat_server *srv;     /* HTTPS listener (with its proxy engines) */
+    struct moat_metrics *metrics; /* the registry every listener records in */
+    struct moat_admin *admin;    /* admin listener (metrics, probes), NULL when off */
+    double start_time;           /* wall-clock start, seconds since the epoch */
 };
 
 extern char **environ;
@@ -106,6 +112,21 @@ static void log_cert(const char *event, const char *path, const struct moat_cert
     moat_logline_end(&l);
 }
 
+/* Publishes the served certificate's expiry as a metric, named by its file
+ * (the base name when the path is too long for a label). */
+static void cert_expiry_record(struct moat_runtime *rt, const struct moat_cert_info *info)
+{
+    const char *name = rt->cert_path;
+    const char *slash = strrchr(name, '/');
+
+    if (strlen(name) >= MOAT_METRICS_CERT_NAME_MAX && slash != NULL)
+        name = slash + 1;
+    moat_metrics_cert_clear(rt->metrics);
+    if (moat_metrics_cert_expiry(rt->metrics, name, (int64_t)info->not_after) != 0)
+        moat_log(MOAT_LOG_WARN, "metrics_cert_name",
+                 "certificate file name too long for the expiry metric");
+}
+
 /* Resolves, checks and loads the TLS material. Returns 0 or -1 (logged). */
 static int tls_prepare(struct moat_runtime *rt, int load)
 {
@@ -152,6 +173,8 @@ static int tls_prepare(struct moat_runtime *rt, int load)
         moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "%s", err);
         goto out;
     }
+    if (load)
+        cert_expiry_record(rt, &info);
     rc = 0;
 out:
     return rc;
@@ -188,6 +211,35 @@ static void drain(struct moat_runtime *rt)
         moat_log(MOAT_LOG_WARN, "drain_timeout", "%u request(s) cut at the drain deadline", left);
 }
 
+/* `moat healthcheck`: exit 0 when the admin listener's /healthz answers 200, else 1. */
+static int healthcheck(const struct moat_config *cfg)
+{
+    char msg[512];
+    int rc = moat_admin_healthcheck(cfg, HEALTHCHECK_MS, msg, sizeof(msg));
+
+    fprintf(stderr, "moat healthcheck: %s\n", msg);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Creates the admin listener (binding it). Returns 0, or -1 (logged). */
+static int admin_prepare(struct moat_runtime *rt)
+{
+    struct moat_admin_deps deps;
+    char err[1024];
+
+    memset(&deps, 0, sizeof(deps));
+    deps.cfg = &rt->cfg;
+    deps.metrics = rt->metrics;
+    deps.srv = rt->srv;
+    deps.start_time = rt->start_time;
+    rt->admin = moat_admin_new(&deps, err, sizeof(err));
+    if (rt->admin == NULL && err[0] != '\0') {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Waits for signals and runs the periodic work. Returns the exit code. */
 static int run(struct moat_runtime *rt, const sigset_t *set)
 {
@@ -215,6 +267,21 @@ static int run(struct moat_runtime *rt, const sigset_t *set)
     }
 }
 
+/* Logs the admin listener's "listening" event. */
+static void log_admin_listening(const struct moat_runtime *rt)
+{
+    struct moat_logline l;
+    char addr[MOAT_CFG_STR + 16];
+
+    moat_admin_address(rt->admin, addr, sizeof(addr));
+    moat_logline_begin(&l, MOAT_LOG_INFO, "listening");
+    moat_logline_str(&l, "listener", "admin");
+    moat_logline_str(&l, "addr", addr);
+    moat_logline_bool(&l, "tls", rt->cfg.admin.tls);
+    moat_logline_end(&l);
+}
+
+/* Logs the HTTPS listener's "listening" event (the last line of startup). */
 static void log_listening(const struct moat_config *cfg)
 {
     struct moat_logline l;
@@ -235,6 +302,7 @@ int main(int argc, char **argv)
 {
     static struct moat_runtime rt; /* large: keep it off the stack */
     char err[1024];
+    struct timespec now;
     sigset_t set;
     int code = EXIT_STARTUP;
 
@@ -262,6 +330,8 @@ int main(int argc, char **argv)
         print_version();
         return EXIT_OK;
     }
+    if (rt.cli.healthcheck)
+        return healthcheck(&rt.cfg);
     moat_log_setup((enum moat_log_level)rt.cfg.log.level, 2);
     if (sodium_init() < 0) {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "libsodium failed to initialise");
@@ -284,29 +354,44 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
 
+    clock_gettime(CLOCK_REALTIME, &now);
+    rt.start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    rt.metrics = moat_metrics_new();
     rt.tls = moat_tlsstore_new();
-    if (rt.tls == NULL || tls_prepare(&rt, 1) != 0)
+    if (rt.metrics == NULL || rt.tls == NULL) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "out of memory");
+        goto out;
+    }
+    if (tls_prepare(&rt, 1) != 0)
         goto out;
     rt.up = moat_upstream_new(&rt.cfg, err, sizeof(err));
     if (rt.up == NULL) {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
         goto out;
     }
-    rt.srv = moat_server_new(&rt.cfg, rt.up, rt.tls, err, sizeof(err));
+    rt.srv = moat_server_new(&rt.cfg, rt.up, rt.tls, rt.metrics, err, sizeof(err));
     if (rt.srv == NULL) {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
         goto out;
     }
-    if (moat_server_start(rt.srv, err, sizeof(err)) != 0) {
+    if (admin_prepare(&rt) != 0)
+        goto out;
+    if (moat_server_start(rt.srv, err, sizeof(err)) != 0 ||
+        (rt.admin != NULL && moat_admin_start(rt.admin, err, sizeof(err)) != 0)) {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
         goto out;
     }
+    if (rt.admin != NULL)
+        log_admin_listening(&rt);
     log_listening(&rt.cfg);
     code = run(&rt, &set);
 out:
+    /* The admin listener reads the server's figures: it goes first. */
+    moat_admin_free(rt.admin);
     moat_server_free(rt.srv);
     moat_upstream_free(rt.up);
     moat_tlsstore_free(rt.tls);
+    moat_metrics_free(rt.metrics);
     if (code == EXIT_OK)
         moat_log(MOAT_LOG_INFO, "stopped", "moat stopped");
     return code;

@@ -265,9 +265,14 @@ static void render_tls(struct wr *w, struct moat_metrics *m)
     struct mx_cert certs[MOAT_METRICS_MAX_CERTS];
     unsigned n, i;
 
-    wr_labelled(w, "moat_tls_handshakes_total", "TLS handshakes completed, by protocol version.",
+    wr_labelled(w, "moat_tls_handshakes_total",
+                "TLS handshakes completed on the HTTPS listener (client Finished received), by "
+                "protocol version.",
                 "version", moat_metrics_tlsver_labels, m->tls_ok, MX_TLSVER);
-    wr_single(w, "moat_tls_handshake_failures_total", "counter", "TLS handshakes that failed.",
+    wr_single(w, "moat_tls_handshake_failures_total", "counter",
+              "TLS connections to the HTTPS listener closed before their handshake completed: "
+              "refused versions or ciphers, certificates the client rejected, clients that sent "
+              "nothing or no TLS.",
               get(&m->tls_failed));
     pthread_mutex_lock(&m->cert_lock);
     n = m->n_certs;

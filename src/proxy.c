@@ -875,6 +875,16 @@ unsigned moat_proxy_active(struct moat_proxy *px)
     return atomic_load(&px->active);
 }
 
+unsigned moat_proxy_idle(struct moat_proxy *px)
+{
+    size_t n;
+
+    pthread_mutex_lock(&px->pool_lock);
+    n = px->n_idle;
+    pthread_mutex_unlock(&px->pool_lock);
+    return (unsigned)n;
+}
+
 void moat_proxy_shutdown(struct moat_proxy *px)
 {
     atomic_store(&px->stopping, 1);

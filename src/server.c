@@ -2,6 +2,7 @@
  * validation, proxying through the worker's engine, moat's own error answers,
  * connection admission and the access log (libmicrohttpd callbacks). */
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,7 @@ static enum MHD_Result srv_queue_error(struct moat_server *srv, struct MHD_Conne
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     rc->status = status;
+    rc->own_bytes = strcmp(rc->method, "HEAD") == 0 ? 0 : strlen(body);
 out:
     rc->state = REQ_DONE;
     return ret;
@@ -169,6 +171,7 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     }
     if (res.status != 0) {
         rc->reason = res.reason;
+        moat_metrics_request_rejected(srv->metrics, res.reason);
         ret = srv_queue_error(srv, conn, rc, res.status, 1);
         goto out;
     }
@@ -204,6 +207,7 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     head_len = moat_fwd_build_head(&in, head, head_cap);
     if (head_len < 0) {
         rc->reason = "headers_too_large";
+        moat_metrics_request_rejected(srv->metrics, rc->reason);
         ret = srv_queue_error(srv, conn, rc, 431, 1);
         goto out;
     }
@@ -249,6 +253,57 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
     return ret;
 }
 
+/* GnuTLS hook after each Finished message: the client's (incoming) one
+ * completes the handshake on the server side, for TLS 1.2 and 1.3 alike.
+ * libmicrohttpd keeps the session's own user pointer; the connection context
+ * rides on the session-cache pointer, which nothing else uses (libmicrohttpd
+ * sets up no session cache). Runs on the connection's worker thread. */
+static int srv_tls_finished(gnutls_session_t session, unsigned int htype, unsigned when,
+                            unsigned int incoming, const gnutls_datum_t *msg)
+{
+    struct conn_ctx *cc = gnutls_db_get_ptr(session);
+
+    (void)htype;
+    (void)when;
+    (void)msg;
+    if (cc == NULL || !incoming || cc->tls_counted)
+        return 0;
+    cc->tls_counted = 1;
+    moat_metrics_tls_handshake(cc->metrics,
+                               gnutls_protocol_get_name(gnutls_protocol_get_version(session)), 1);
+    return 0;
+}
+
+/* Watches the connection's handshake (from the STARTED notification, after
+ * gnutls_init and before the handshake). A connection that closes before the
+ * hook fired counts as a failed handshake (srv_notify_conn). */
+static void srv_tls_watch(struct MHD_Connection *conn, struct conn_ctx *cc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t session = ci != NULL ? (gnutls_session_t)ci->tls_session : NULL;
+
+    if (session == NULL)
+        return;
+    gnutls_db_set_ptr(session, cc);
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
+                                       srv_tls_finished);
+}
+
+/* Backstop at a request head, should the hook not have fired: the handshake
+ * is complete by then (the session is valid while a request runs). */
+static void srv_tls_seen(struct MHD_Connection *conn, struct conn_ctx *cc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t session = ci != NULL ? (gnutls_session_t)ci->tls_session : NULL;
+
+    cc->tls_counted = 1;
+    moat_metrics_tls_handshake(
+        cc->metrics,
+        session != NULL ? gnutls_protocol_get_name(gnutls_protocol_get_version(session)) : NULL, 1);
+}
+
 enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *url,
                            const char *method, const char *version, const char *upload_data,
                            size_t *upload_data_size, void **req_cls)
@@ -271,6 +326,8 @@ enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *u
             pthread_mutex_lock(&srv->conn_lock);
             cc->head_deadline_ms = 0; /* the head is complete */
             pthread_mutex_unlock(&srv->conn_lock);
+            if (!cc->tls_counted)
+                srv_tls_seen(conn, cc);
         }
         atomic_fetch_add(&srv->n_reqs, 1);
         snprintf(rc->method, sizeof(rc->method), "%s", method);
@@ -283,6 +340,7 @@ enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *u
                  * the head is gone already, so the connection is cut. */
                 rc->reason = "body_too_large";
                 rc->status = 413;
+                moat_metrics_request_rejected(srv->metrics, rc->reason);
                 return MHD_NO;
             }
             if (moat_exchange_feed(rc->ex, upload_data, upload_data_size) != 0)
@@ -319,6 +377,37 @@ static void log_path(const struct moat_config *cfg, const char *target, char *ou
     out[n] = '\0';
 }
 
+/* Records a finished request in the metrics: the request itself, and the
+ * upstream exchange's duration (head received) or failure. */
+static void srv_record(struct moat_server *srv, const struct req_ctx *rc,
+                       const struct moat_exchange_stats *st, double duration)
+{
+    moat_metrics_request(srv->metrics, MOAT_METRICS_HTTPS, rc->method, rc->status, duration,
+                         st->bytes_up, st->bytes_down + rc->own_bytes);
+    if (st->upstream_seconds >= 0)
+        moat_metrics_upstream(srv->metrics, st->upstream_seconds);
+    if (st->error != NULL)
+        moat_metrics_upstream_error(srv->metrics, st->error);
+}
+
+/* A request that never reached the access handler: libmicrohttpd refused its
+ * head itself (e.g. 431 when it outgrows the connection's memory, 400 for a
+ * malformed request line). Counted when an answer was queued. */
+static void srv_record_mhd_answer(struct moat_server *srv, struct MHD_Connection *conn,
+                                  double duration)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+    unsigned status = ci != NULL ? ci->http_status : 0;
+
+    if (status < 400 || status > 599)
+        return;
+    moat_metrics_request(srv->metrics, MOAT_METRICS_HTTPS, NULL, (int)status, duration, 0, 0);
+    moat_metrics_request_rejected(srv->metrics, status == 431   ? "headers_too_large"
+                                                : status == 414 ? "uri_too_long"
+                                                                : "other");
+}
+
 void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                           enum MHD_RequestTerminationCode toe)
 {
@@ -329,6 +418,7 @@ void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     const union MHD_ConnectionInfo *ci;
     struct conn_ctx *cc;
     char path[512];
+    double duration;
 
     if (rc == NULL)
         return;
@@ -336,8 +426,13 @@ void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     st.upstream_seconds = -1.0;
     if (rc->ex != NULL)
         moat_exchange_stats_get(rc->ex, &st);
-    if (rc->state != REQ_NEW)
+    duration = (double)(moat_now_ms() - rc->start_ms) / 1000.0;
+    if (rc->state != REQ_NEW) {
         atomic_fetch_sub(&srv->n_reqs, 1);
+        srv_record(srv, rc, &st, duration);
+    } else {
+        srv_record_mhd_answer(srv, conn, duration);
+    }
     if (srv->cfg->log.access && rc->state != REQ_NEW) {
         log_path(srv->cfg, rc->target, path, sizeof(path));
         moat_logline_begin(&l, MOAT_LOG_INFO, "access");
@@ -347,8 +442,8 @@ void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         moat_logline_str(&l, "path", path);
         moat_logline_int(&l, "status", rc->status);
         moat_logline_int(&l, "bytes_in", (long long)st.bytes_up);
-        moat_logline_int(&l, "bytes_out", (long long)st.bytes_down);
-        moat_logline_double(&l, "duration", (double)(moat_now_ms() - rc->start_ms) / 1000.0);
+        moat_logline_int(&l, "bytes_out", (long long)(st.bytes_down + rc->own_bytes));
+        moat_logline_double(&l, "duration", duration);
         if (st.upstream_seconds >= 0)
             moat_logline_double(&l, "upstream_duration", st.upstream_seconds);
         else
@@ -434,6 +529,7 @@ enum MHD_Result srv_accept_policy(void *cls, const struct sockaddr *addr, sockle
     v = moat_connlimit_admit(srv->climit, family, ip);
     if (v == MOAT_CONNLIMIT_OK)
         return MHD_YES;
+    moat_metrics_conn_rejected(srv->metrics, v == MOAT_CONNLIMIT_TOTAL ? "limit" : "per_ip_limit");
     if (moat_log_enabled(MOAT_LOG_DEBUG))
         moat_log(MOAT_LOG_DEBUG, "connection_rejected", "%s",
                  v == MOAT_CONNLIMIT_TOTAL ? "server.max_connections reached"
@@ -452,8 +548,11 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
         cc = calloc(1, sizeof(*cc));
         *socket_context = cc;
         atomic_fetch_add(&srv->n_conns, 1);
+        moat_metrics_conn_open(srv->metrics, MOAT_METRICS_HTTPS);
         if (cc == NULL)
             return;
+        cc->metrics = srv->metrics;
+        srv_tls_watch(conn, cc);
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         cc->family = srv_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, cc->addr);
         if (moat_connlimit_add(srv->climit, cc->family, cc->addr) != 0)
@@ -472,7 +571,13 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
         pthread_mutex_unlock(&srv->conn_lock);
         return;
     }
+    /* The TLS session is gone by now (libmicrohttpd frees it before this
+     * notification): only what the hook recorded is used. Counted before the
+     * connection gauge drops, so a scrape that sees it closed sees the count. */
+    if (cc != NULL && !cc->tls_counted)
+        moat_metrics_tls_handshake(srv->metrics, NULL, 0);
     atomic_fetch_sub(&srv->n_conns, 1);
+    moat_metrics_conn_close(srv->metrics, MOAT_METRICS_HTTPS);
     if (cc == NULL)
         return;
     pthread_mutex_lock(&srv->conn_lock);

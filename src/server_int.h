@@ -15,6 +15,7 @@
 #include "moat/config.h"
 #include "moat/connlimit.h"
 #include "moat/fwd.h"
+#include "moat/metrics.h"
 #include "moat/proxy.h"
 #include "moat/reqcheck.h"
 #include "moat/server.h"
@@ -30,6 +31,8 @@ struct conn_ctx {
     int family;                       /* AF_INET / AF_INET6 / other, for connlimit */
     unsigned char addr[16];           /* client address bytes, for connlimit */
     uint64_t head_deadline_ms;        /* request head must be complete by then, 0 = none */
+    struct moat_metrics *metrics;     /* the server's registry (borrowed), for the TLS hook */
+    int tls_counted;                  /* the handshake was counted (worker thread only) */
 };
 
 enum req_state {
@@ -49,6 +52,7 @@ struct req_ctx {
     int status;                       /* status queued to the client, 0 = none */
     const char *reason;               /* rejection / failure label, or NULL */
     uint64_t body_seen;               /* body bytes received */
+    uint64_t own_bytes;               /* body bytes of moat's own answer (0 when proxied) */
     char request_id[MOAT_REQUEST_ID_MAX + 1]; /* id sent upstream and logged */
     char client_ip[INET6_ADDRSTRLEN]; /* textual client address */
     char method[32];                  /* request method (truncated) */
@@ -73,6 +77,7 @@ struct moat_server {
     const struct moat_config *cfg;    /* borrowed */
     struct moat_upstream *up;         /* borrowed */
     struct moat_tlsstore *tls;        /* borrowed */
+    struct moat_metrics *metrics;     /* borrowed, may be NULL */
     struct moat_reqcheck_limits lim;  /* from cfg */
     int listen_fd;                    /* bound listening socket (owned) */
     struct srv_worker *workers;       /* n_workers entries (owned) */

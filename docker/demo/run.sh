@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev libssl-dev
-          libsodium-dev libinih-dev check openssl curl ca-certificates python3-flask gunicorn)
+          libsodium-dev libinih-dev libseccomp-dev check openssl curl ca-certificates python3-flask
+          gunicorn)
 
 if [ "${MOAT_SKIP_DEPS:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

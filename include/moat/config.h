@@ -39,6 +39,20 @@ struct moat_listen_addr {
     int family;              /* AF_INET or AF_INET6 */
 };
 
+/* What an optional listener binds to. */
+enum moat_bind_kind {
+    MOAT_BIND_OFF = 0,  /* "off": no listener */
+    MOAT_BIND_TCP = 1,  /* a TCP address (tcp below) */
+    MOAT_BIND_UNIX = 2, /* a Unix socket (path below) */
+};
+
+/* An optional listening address: "HOST:PORT", "[V6]:PORT", "*:PORT", "unix:/path" or "off". */
+struct moat_bind_addr {
+    enum moat_bind_kind kind;    /* which of the fields below is used */
+    struct moat_listen_addr tcp; /* MOAT_BIND_TCP: numeric address and port */
+    char path[108];              /* MOAT_BIND_UNIX: absolute socket path (sun_path size) */
+};
+
 enum moat_upstream_kind { MOAT_UPSTREAM_TCP = 0, MOAT_UPSTREAM_UNIX = 1 };
 
 /* Where requests go: "http://HOST:PORT" (HOST a name or literal) or "unix:/path". */
@@ -109,6 +123,14 @@ struct moat_config {
         int log_query; /* log.query: include the query string, default false */
     } log;
 
+    struct {
+        struct moat_bind_addr listen; /* admin.listen, default 127.0.0.1:9901 */
+        int tls;                      /* admin.tls: serve it over TLS with the main certificate */
+        unsigned ready_interval_ms;   /* admin.ready_interval: upstream check period, default 2s */
+        unsigned ready_timeout_ms;    /* admin.ready_timeout: one check's connect deadline, 1s */
+        unsigned ready_max_age_ms;    /* admin.ready_max_age: oldest success still ready, 10s */
+    } admin;
+
     /* Origin of each key, indexed like the key table in config_keys.c (print order). */
     struct moat_cfg_source sources[MOAT_CFG_MAX_KEYS];
 };
@@ -118,6 +140,7 @@ struct moat_cli {
     int check_config;   /* --check-config */
     int help;           /* --help */
     int version;        /* --version */
+    int healthcheck;    /* first word "healthcheck": query the admin listener's /healthz */
     int child_argc;     /* words after "--" (the app to start), 0 when none */
     char **child_argv;  /* borrowed from argv, NULL-terminated */
 };
@@ -125,7 +148,10 @@ struct moat_cli {
 /* Fills cfg from defaults, the config file, envp and argv (see top of file).
  * The config file is --config PATH, else $MOAT_CONFIG, else MOAT_DEFAULT_CONFIG
  * when it exists (a missing default file is not an error; a missing named one is).
- * After all sources, tls.cert_file and tls.key_file must be set unless tls.dev.
+ * After all sources, tls.cert_file and tls.key_file must be set unless tls.dev
+ * (or the command is "healthcheck", which needs no TLS material), and
+ * admin.ready_max_age must be at least admin.ready_interval + admin.ready_timeout.
+ * A first argument "healthcheck" sets cli->healthcheck; options may follow it.
  * With --help or --version only argv is read: cfg holds the defaults.
  * cli->child_argv borrows from argv. On error returns -1 with a one-line message
  * in err naming key, value and source (secret values shown as <redacted>); cfg
@@ -142,6 +168,13 @@ void moat_config_usage(int fd);
 
 /* Parses "HOST:PORT" / "[V6]:PORT" (numeric host). Returns 0 or -1. Pure. */
 int moat_config_parse_listen(const char *s, struct moat_listen_addr *out);
+
+/* Parses "HOST:PORT", "[V6]:PORT", "*:PORT", "unix:/path" or "off". Returns 0 or -1. Pure. */
+int moat_config_parse_bind(const char *s, struct moat_bind_addr *out);
+
+/* Writes b as the loader reads it back: "off", "unix:/path", "HOST:PORT" or
+ * "[V6]:PORT". Returns 0, or -1 when out (outlen bytes) is too small. Pure. */
+int moat_config_format_bind(const struct moat_bind_addr *b, char *out, size_t outlen);
 
 /* Parses "http://HOST[:PORT]" or "unix:/path". Returns 0 or -1. Pure. */
 int moat_config_parse_upstream(const char *s, struct moat_upstream_addr *out);

@@ -53,6 +53,10 @@ void moat_proxy_tick(struct moat_proxy *px);
 /* Number of exchanges not yet finished on the upstream side. Any thread. */
 unsigned moat_proxy_active(struct moat_proxy *px);
 
+/* Number of idle connections in the engine's keep-alive pool. Any thread
+ * (takes the pool lock briefly: for scrapes, not the request path). */
+unsigned moat_proxy_idle(struct moat_proxy *px);
+
 /* Fails every exchange still in flight (so every suspended connection is
  * resumed and answered or aborted) and closes the idle pool; no suspension is
  * accepted afterwards. Worker thread, before MHD_stop_daemon(). */

@@ -4,23 +4,31 @@
  * certificate callback; request validation, moat's own error responses,
  * connection limits, request-head deadlines and the access log.
  *
+ * Metrics: connections (opened, closed, refused, cut at the head deadline),
+ * requests (method, status, duration, body bytes), rejections by hardening rule,
+ * upstream exchange durations and failures, and TLS handshakes are recorded in
+ * the registry as they happen (lock-free).
+ *
  * Lifetime: new -> start -> (tick ...) -> quiesce -> stop -> free, all from the
- * main thread. cfg, up and tls are borrowed and must outlive the server. */
+ * main thread. cfg, up, tls and metrics are borrowed and must outlive the server. */
 #ifndef MOAT_SERVER_H
 #define MOAT_SERVER_H
 
 #include <stddef.h>
 
 #include "moat/config.h"
+#include "moat/metrics.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
 
 struct moat_server; /* opaque */
 
 /* Creates the server and binds its listening socket (so a privileged port can
- * be bound before privileges are dropped). Returns NULL with a message in err. */
+ * be bound before privileges are dropped). metrics may be NULL (nothing is
+ * recorded). Returns NULL with a message in err. */
 struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_upstream *up,
-                                    struct moat_tlsstore *tls, char *err, size_t errlen);
+                                    struct moat_tlsstore *tls, struct moat_metrics *metrics,
+                                    char *err, size_t errlen);
 
 /* Starts the worker threads and their daemons on the bound socket. Returns 0,
  * or -1 with a message in err. */
@@ -37,6 +45,19 @@ unsigned moat_server_connections(struct moat_server *srv);
 
 /* Number of requests in progress (head received, response not finished). */
 unsigned moat_server_requests(struct moat_server *srv);
+
+/* True once moat_server_quiesce() was called (moat is draining). Any thread. */
+int moat_server_draining(struct moat_server *srv);
+
+/* Upstream connections now: *idle in the workers' keep-alive pools, *active
+ * the other open ones (connecting or carrying a request). Any thread; takes
+ * each pool's lock briefly (for scrapes, not for the request path). */
+void moat_server_upstream_counts(struct moat_server *srv, unsigned *idle, unsigned *active);
+
+/* Binds a TCP listening socket (non-blocking, SO_REUSEADDR, IPv6-only for an
+ * IPv6 address) on la and listens. Returns the fd (caller closes), or -1 with
+ * a message naming the address in err. */
+int moat_server_listen_socket(const struct moat_listen_addr *la, char *err, size_t errlen);
 
 /* Stops the workers (requests still in flight are failed: 503 or cut) and
  * the daemons, closing every connection. */

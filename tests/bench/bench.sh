@@ -378,9 +378,11 @@ start_proxy() { # NAME: starts it on a fresh port; sets PROXY_PID, PROXY_PORT; f
     case $name in
     moat)
         mkdir -p "$WORK/moat-state"
+        # The admin listener gets a free port of its own (the default 9901 may be taken).
         start_bg proxy-moat env MOAT_LOG_ACCESS=false MOAT_LIMITS_MAX_BODY_BYTES=0 \
             MOAT_SERVER_STATE_DIR="$WORK/moat-state" \
             "$MOAT" --listen "127.0.0.1:$PROXY_PORT" --upstream "http://127.0.0.1:$UPSTREAM_PORT" \
+            --admin-listen "127.0.0.1:$(free_port)" \
             --cert "$WORK/cert.pem" --key "$WORK/key.pem" --workers 2 --log-level warn
         ;;
     nginx)

@@ -179,6 +179,7 @@ int harness_run(const char *const *argv, const char *const *env, int timeout_ms,
 struct h_moat {
     pid_t pid;        /* process id, 0 when not running */
     int port;         /* HTTPS port on 127.0.0.1 (or ::1) */
+    int admin_port;   /* admin listener port on 127.0.0.1, 0 when the test chose its own */
     int ipv6;         /* listening on [::1] instead of 127.0.0.1 */
     char log[H_PATH]; /* its stderr (JSON lines) */
     int exit_code;    /* after harness_moat_stop or an early exit, else -1 */
@@ -197,8 +198,13 @@ struct h_moat_opts {
 };
 
 /* Starts moat on a free port (retrying other ports when the bind fails) and waits until
- * its log says "listening" (or the port accepts). Returns 0, or -1 with m->exit_code set
- * when moat exited and the log tail printed. */
+ * its log says the HTTPS listener is "listening" (or the port accepts). Unless the test
+ * sets --admin-listen (in args) or MOAT_ADMIN_LISTEN (in env) itself, the admin listener
+ * gets a free port of its own on 127.0.0.1 (m->admin_port), so parallel tests never
+ * collide on the default 9901; and unless env sets MOAT_ADMIN_READY_INTERVAL, the
+ * readiness check is off (=0), so its connections never show in an upstream's
+ * connection counts. Returns 0, or -1 with m->exit_code set when moat exited
+ * and the log tail printed. */
 int harness_moat_start(struct h_moat *m, const struct h_moat_opts *o);
 
 /* Sends SIGTERM and waits up to timeout_ms for moat to exit. Returns its exit code, or -1
@@ -351,6 +357,11 @@ void harness_resp_free(struct h_resp *r);
  * the connection failed. */
 int harness_request(int port, const char *raw, struct h_resp *r, int timeout_ms, int *closed);
 
+/* GET (or any method: raw is the whole request) on a new plain connection to moat's admin
+ * port; the whole response into r. Returns as harness_read_response, or -1 when the
+ * connection failed (r->error says why). */
+int harness_admin_request(const struct h_moat *m, const char *raw, struct h_resp *r);
+
 /* ----------------------------------------------------- header lookups in raw text / JSON */
 
 /* Finds header name (case-insensitive) in a raw HTTP head; copies the first value (trimmed)
@@ -483,6 +494,9 @@ void h_exchange(struct h_conn *c, const char *raw, struct h_resp *r);
 
 /* GET path on a new connection (Host: localhost); the whole response into r. */
 void h_get(const struct h_moat *m, const char *path, struct h_resp *r);
+
+/* GET path on moat's admin listener (plain HTTP); the whole response into r. */
+void h_admin_get(const struct h_moat *m, const char *path, struct h_resp *r);
 
 /* A raw upstream answering every request "200 ok" (Content-Length 2, keep-alive). */
 struct h_upstream *h_ok_upstream(void);

@@ -45,6 +45,16 @@ void h_get(const struct h_moat *m, const char *path, struct h_resp *r)
     harness_conn_close(&c);
 }
 
+void h_admin_get(const struct h_moat *m, const char *path, struct h_resp *r)
+{
+    char raw[1024];
+
+    ck_assert_msg(m->admin_port > 0, "moat has no admin port of the harness's choosing");
+    snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path);
+    ck_assert_msg(harness_admin_request(m, raw, r) == 0, "admin GET %s: %s (status %d)", path,
+                  r->error, r->status);
+}
+
 struct h_upstream *h_ok_upstream(void)
 {
     static const struct h_step ok[] = {

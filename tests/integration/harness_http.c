@@ -428,6 +428,27 @@ int harness_request(int port, const char *raw, struct h_resp *r, int timeout_ms,
     return rc;
 }
 
+int harness_admin_request(const struct h_moat *m, const char *raw, struct h_resp *r)
+{
+    struct h_conn c;
+    struct h_read_opts o;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    memset(&o, 0, sizeof(o));
+    o.head_request = strncmp(raw, "HEAD ", 5) == 0;
+    if (harness_conn_open_plain(&c, m->admin_port) != 0) {
+        snprintf(r->error, sizeof(r->error), "%s", c.error);
+        return -1;
+    }
+    if (harness_conn_send_str(&c, raw) != 0) {
+        /* The server may have answered and closed already: still read what came. */
+    }
+    rc = harness_read_response(&c, r, &o);
+    harness_conn_close(&c);
+    return rc;
+}
+
 /* ------------------------------------------------------------ text lookups */
 
 size_t harness_head_header(const char *head, const char *name, char *out, size_t cap)

@@ -346,11 +346,38 @@ static int h_port_accepts(int ipv6, int port)
     return ok;
 }
 
-/* One attempt to start moat on port; 0 ready, 1 bind failed (retry), -1 failed. */
-static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port)
+/* True when the test's environment sets variable prefix ("NAME="). */
+static int h_env_sets(const struct h_moat_opts *o, const char *prefix)
+{
+    size_t i;
+
+    for (i = 0; o->env != NULL && o->env[i] != NULL; i++) {
+        if (strncmp(o->env[i], prefix, strlen(prefix)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* True when the test chose the admin listener itself (flag or environment). */
+static int h_admin_chosen(const struct h_moat_opts *o)
+{
+    size_t i;
+
+    for (i = 0; o->args != NULL && o->args[i] != NULL; i++) {
+        if (strncmp(o->args[i], "--admin-listen", 14) == 0)
+            return 1;
+    }
+    return h_env_sets(o, "MOAT_ADMIN_LISTEN=");
+}
+
+/* One attempt to start moat on port (admin listener on admin_port unless 0);
+ * 0 ready, 1 bind failed (retry), -1 failed. */
+static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port, int admin_port)
 {
     const char *av[96];
+    const char *envp[64];
     char listen[64];
+    char admin[64];
     size_t n = 0;
     size_t i;
     struct h_spawn s;
@@ -374,6 +401,11 @@ static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port)
     }
     av[n++] = "--log-level";
     av[n++] = o->log_level != NULL ? o->log_level : "debug";
+    if (admin_port > 0) {
+        snprintf(admin, sizeof(admin), "127.0.0.1:%d", admin_port);
+        av[n++] = "--admin-listen";
+        av[n++] = admin;
+    }
     for (i = 0; o->args != NULL && o->args[i] != NULL && n < 94; i++)
         av[n++] = o->args[i];
     av[n] = NULL;
@@ -386,11 +418,20 @@ static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port)
                              h_procs.moat_seq);
     if (n >= sizeof(m->log))
         return -1;
+    /* The readiness check's connections would show in the upstream's connection
+     * counts: off unless the test asks for it. */
+    n = 0;
+    for (i = 0; o->env != NULL && o->env[i] != NULL && n < 62; i++)
+        envp[n++] = o->env[i];
+    if (!h_env_sets(o, "MOAT_ADMIN_READY_INTERVAL="))
+        envp[n++] = "MOAT_ADMIN_READY_INTERVAL=0";
+    envp[n] = NULL;
     memset(&s, 0, sizeof(s));
     s.argv = av;
-    s.env = o->env;
+    s.env = envp;
     s.err_path = m->log;
     m->port = port;
+    m->admin_port = admin_port;
     m->ipv6 = o->ipv6;
     m->exit_code = -1;
     m->pid = harness_spawn(&s);
@@ -401,7 +442,9 @@ static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port)
     start = harness_now_ms();
     for (;;) {
         char *log = harness_read_file(m->log, NULL);
-        int listening = log != NULL && strstr(log, "\"event\":\"listening\"") != NULL;
+        /* The HTTPS listener's line comes last (after the admin listener's). */
+        int listening = log != NULL && strstr(log, "\"event\":\"listening\",\"listener\":"
+                                                   "\"https\"") != NULL;
         int in_use = log != NULL && (strstr(log, "in use") != NULL || strstr(log, "EADDRINUSE"));
 
         free(log);
@@ -444,14 +487,15 @@ int harness_moat_start(struct h_moat *m, const struct h_moat_opts *o)
         o = &none;
     for (attempt = 0; attempt < 6; attempt++) {
         int port = harness_free_port_on(o->ipv6);
+        int admin_port = h_admin_chosen(o) ? 0 : harness_free_port();
         int rc;
 
-        if (port < 0)
+        if (port < 0 || admin_port < 0 || port == admin_port)
             continue;
-        rc = h_moat_try(m, o, port);
+        rc = h_moat_try(m, o, port, admin_port);
         if (rc <= 0)
             return rc;
-        harness_log("port %d was taken; retrying", port);
+        harness_log("port %d or %d was taken; retrying", port, admin_port);
     }
     return -1;
 }

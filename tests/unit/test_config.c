@@ -257,7 +257,11 @@ static const struct env_case env_cases[] = {
     {"MOAT_SHUTDOWN_TOKEN=s3cret", NULL},
     {"MOAT_HEADERS_CSP=default-src 'self'", NULL},
     {"MOAT_REDIRECT_LISTEN=x", NULL},
-    {"MOAT_ADMIN_LISTEN=x", NULL},
+    {"MOAT_ADMIN_LISTEN=x", "admin.listen = \"x\" (env MOAT_ADMIN_LISTEN): expected HOST:PORT"},
+    {"MOAT_ADMIN_LISTEN=unix:/run/moat/admin.sock", NULL},
+    {"MOAT_ADMIN_READY_MAX_AGE=2s",
+     "admin.ready_max_age = \"2s\" (env MOAT_ADMIN_READY_MAX_AGE): must be at least "
+     "admin.ready_interval + admin.ready_timeout (3s)"},
     {"MOAT_METRICS_ENABLED=x", NULL},
     {"MOAT_FUTURE=1", NULL},
     {"MOAT_LOGGING_X=1", NULL},
@@ -442,11 +446,11 @@ START_TEST(test_shipped_conf)
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
     ck_assert_msg(load(args + 1, env_def, &def, &cli, err, sizeof err) == 0, "err: %s", err);
     /* every key is in the file (tls.dev then comes from --dev), with its default value */
-    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 29; i++) {
+    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 34; i++) {
         if (i != 9)
             ck_assert_msg(cfg.sources[i].origin == MOAT_CFG_FROM_FILE, "key %zu not in file", i);
     }
-    ck_assert_uint_eq(cfg.sources[29].line, 0);
+    ck_assert_uint_eq(cfg.sources[34].line, 0);
     memcpy(def.source_file, cfg.source_file, sizeof def.source_file);
     memcpy(def.sources, cfg.sources, sizeof def.sources);
     ck_assert_msg(memcmp(&cfg, &def, sizeof cfg) == 0, "shipped values differ from defaults");
