@@ -318,7 +318,7 @@ static void adm_unlink_unix(struct moat_admin *adm)
     const char *path = adm->deps.cfg->admin.listen.path;
     struct stat st;
 
-    if (!adm->unix_bound)
+    if (!adm->unix_bound || adm->deps.keep_unix_socket)
         return;
     if (lstat(path, &st) == 0 && st.st_dev == adm->sock_dev && st.st_ino == adm->sock_ino)
         unlink(path);

@@ -459,7 +459,8 @@ static int next_option(int argc, char **argv, int *i, struct opt *o, char *err, 
         return -1;
     }
     takes_value =
-        o->kind == OPT_CONFIG || (o->kind == OPT_KEY && keys[o->key].type != MOAT_CFG_T_BOOL);
+        o->kind == OPT_CONFIG ||
+        (o->kind == OPT_KEY && (keys[o->key].type != MOAT_CFG_T_BOOL || keys[o->key].flag_value));
     if (!takes_value && eq != NULL) {
         snprintf(err, errlen, "option %.*s takes no value", (int)len, arg);
         return -1;

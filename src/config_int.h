@@ -41,6 +41,7 @@ struct moat_cfg_key {
     uint64_t max;            /* numeric types: highest accepted (bytes, ms) */
     moat_cfg_check_fn check; /* extra validation, or NULL */
     const char *flag;        /* long option without "--", or NULL */
+    int flag_value;          /* BOOL: the flag takes a value (--sandbox off) */
     int secret;              /* never print or echo the value */
     const char *help;        /* one line for --help and the sample file */
 };

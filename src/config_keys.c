@@ -12,6 +12,7 @@
 #include "config_int.h"
 #include "moat/hdr.h"
 #include "moat/log.h"
+#include "moat/sandbox.h"
 
 #define MS_S UINT64_C(1000)
 #define MS_H UINT64_C(3600000)
@@ -26,6 +27,8 @@
 
 static int check_priority(const char *value, const char **why);
 static int check_token(const char *value, const char **why);
+static int check_seccomp(const char *value, const char **why);
+static int check_ident(const char *value, const char **why);
 
 #define OFF(field) offsetof(struct moat_config, field)
 #define SZ(field) sizeof(((struct moat_config *)0)->field)
@@ -144,6 +147,26 @@ static const struct moat_cfg_key keys[] = {
     {.section = "admin", .name = "ready_max_age", .type = MOAT_CFG_T_DURATION,
      .offset = OFF(admin.ready_max_age_ms), .def = "10s", .min = 100, .max = 24 * MS_H,
      .help = "/readyz fails when the app last accepted a connection longer ago than this"},
+
+    {.section = "sandbox", .name = "enabled", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(sandbox.enabled), .def = "true", .flag = "sandbox", .flag_value = 1,
+     .help = "Landlock and seccomp once started; off for debugging only"},
+    {.section = "sandbox", .name = "user", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(sandbox.user), .size = SZ(sandbox.user), .def = MOAT_PRIVS_DEFAULT_ID,
+     .check = check_ident, .help = "user name or uid to become when started as root"},
+    {.section = "sandbox", .name = "group", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(sandbox.group), .size = SZ(sandbox.group), .def = MOAT_PRIVS_DEFAULT_ID,
+     .check = check_ident, .help = "group name or gid to become when started as root"},
+    {.section = "sandbox", .name = "allow_root", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(sandbox.allow_root), .def = "false",
+     .help = "started as root, stay root (logged as a warning)"},
+    {.section = "sandbox", .name = "seccomp", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(sandbox.seccomp), .size = SZ(sandbox.seccomp), .def = "kill",
+     .check = check_seccomp,
+     .help = "a system call outside the allowlist: kill, errno, log or off"},
+    {.section = "sandbox", .name = "landlock", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(sandbox.landlock), .def = "true",
+     .help = "restrict files and TCP ports with Landlock where the kernel has it"},
 };
 /* clang-format on */
 
@@ -199,6 +222,34 @@ static int check_token(const char *value, const char **why)
 {
     if (!moat_hdr_is_token(value, strlen(value))) {
         *why = "must be an HTTP header name (RFC 9110 token)";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a seccomp mode. */
+static int check_seccomp(const char *value, const char **why)
+{
+    enum moat_sb_seccomp mode;
+
+    if (moat_sandbox_seccomp_parse(value, &mode) != 0) {
+        *why = "must be kill, errno, log or off";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a user or group: a name or a number, not empty. */
+static int check_ident(const char *value, const char **why)
+{
+    size_t i;
+
+    for (i = 0; value[i] != '\0'; i++) {
+        if (!isalnum((unsigned char)value[i]) && strchr("._-", value[i]) == NULL)
+            break;
+    }
+    if (i == 0 || value[i] != '\0' || value[0] == '-') {
+        *why = "must be a user/group name or a numeric id";
         return -1;
     }
     return 0;

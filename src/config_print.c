@@ -119,7 +119,7 @@ static const char *metavar(const struct moat_cfg_key *k)
     case MOAT_CFG_T_LOGLEVEL:
         return "LEVEL";
     case MOAT_CFG_T_BOOL:
-        return "";
+        return k->flag_value ? "on|off" : "";
     default:
         return "N";
     }

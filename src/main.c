@@ -1,11 +1,13 @@
 /* main.c - moat's entry point: configuration, TLS material, startup, signals
  * and draining shutdown. */
 #include <errno.h>
+#include <grp.h>
 #include <gnutls/gnutls.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "moat/config.h"
 #include "moat/log.h"
 #include "moat/metrics.h"
+#include "moat/sandbox.h"
 #include "moat/server.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
@@ -37,16 +40,17 @@ enum {
 
 /* The one runtime struct: everything main owns, passed around explicitly. */
 struct moat_runtime {
-    struct moat_config cfg;      /* effective configuration (immutable after load) */
-    struct moat_cli cli;         /* command-line facts besides keys */
+    struct moat_config cfg;        /* effective configuration (immutable after load) */
+    struct moat_cli cli;           /* command-line facts besides keys */
     char cert_path[MOAT_CFG_PATH]; /* certificate served */
     char key_path[MOAT_CFG_PATH];  /* its key */
-    struct moat_tlsstore *tls;   /* credentials for the cert callback */
-    struct moat_upstream *up;    /* upstream addresses and connection count */
-    struct moat_server *srv;     /* HTTPS listener (with its proxy engines) */
-    struct moat_metrics *metrics; /* the registry every listener records in */
-    struct moat_admin *admin;    /* admin listener (metrics, probes), NULL when off */
-    double start_time;           /* wall-clock start, seconds since the epoch */
+    char dev_dir[MOAT_CFG_PATH];   /* --dev: state directory holding the generated pair, else "" */
+    struct moat_tlsstore *tls;     /* credentials for the cert callback */
+    struct moat_upstream *up;      /* upstream addresses and connection count */
+    struct moat_server *srv;       /* HTTPS listener (with its proxy engines) */
+    struct moat_metrics *metrics;  /* the registry every listener records in */
+    struct moat_admin *admin;      /* admin listener (metrics, probes), NULL when off */
+    double start_time;             /* wall-clock start, seconds since the epoch */
 };
 
 extern char **environ;
@@ -138,13 +142,14 @@ static int tls_prepare(struct moat_runtime *rt, int load)
 
     if (rt->cfg.tls.dev && rt->cfg.tls.cert_file[0] == '\0') {
         state_dir(&rt->cfg, dir, sizeof(dir));
+        snprintf(rt->dev_dir, sizeof(rt->dev_dir), "%s", dir);
         if (rt->cfg.server.state_dir[0] == '\0' && mkdir_parents(dir) != 0) {
-            moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "cannot create the parents of %s: %s",
-                     dir, strerror(errno));
+            moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "cannot create the parents of %s: %s", dir,
+                     strerror(errno));
             goto out;
         }
-        if (moat_cert_dev_ensure(dir, rt->cert_path, rt->key_path, sizeof(rt->cert_path),
-                                 &created, err, sizeof(err)) != 0) {
+        if (moat_cert_dev_ensure(dir, rt->cert_path, rt->key_path, sizeof(rt->cert_path), &created,
+                                 err, sizeof(err)) != 0) {
             moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "%s", err);
             goto out;
         }
@@ -232,12 +237,152 @@ static int admin_prepare(struct moat_runtime *rt)
     deps.metrics = rt->metrics;
     deps.srv = rt->srv;
     deps.start_time = rt->start_time;
+    deps.keep_unix_socket = rt->cfg.sandbox.enabled;
     rt->admin = moat_admin_new(&deps, err, sizeof(err));
     if (rt->admin == NULL && err[0] != '\0') {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
         return -1;
     }
     return 0;
+}
+
+/* Resolves sandbox.user and sandbox.group to numeric ids (names through the
+ * passwd and group databases). Returns 0 or -1. */
+static int target_ids(const struct moat_config *cfg, uid_t *uid, gid_t *gid)
+{
+    const struct passwd *pw;
+    const struct group *gr;
+    uint32_t id;
+
+    if (moat_privs_parse_id(cfg->sandbox.user, &id) == 0) {
+        *uid = (uid_t)id;
+    } else {
+        pw = getpwnam(cfg->sandbox.user);
+        if (pw == NULL)
+            return -1;
+        *uid = pw->pw_uid;
+    }
+    if (moat_privs_parse_id(cfg->sandbox.group, &id) == 0) {
+        *gid = (gid_t)id;
+    } else {
+        gr = getgrnam(cfg->sandbox.group);
+        if (gr == NULL)
+            return -1;
+        *gid = gr->gr_gid;
+    }
+    return 0;
+}
+
+/* --dev started as root: hands the state directory and the generated pair to
+ * the user moat is about to become, so a SIGHUP can read (and renew) them.
+ * Returns 0, or -1 (logged). */
+static int dev_chown(const struct moat_runtime *rt)
+{
+    const char *paths[3];
+    uid_t uid;
+    gid_t gid;
+    size_t i;
+
+    if (rt->dev_dir[0] == '\0' || geteuid() != 0 || rt->cfg.sandbox.allow_root)
+        return 0;
+    if (target_ids(&rt->cfg, &uid, &gid) != 0) {
+        moat_log(MOAT_LOG_ERROR, "privileges_drop_failed", "unknown sandbox.user or sandbox.group");
+        return -1;
+    }
+    paths[0] = rt->dev_dir;
+    paths[1] = rt->cert_path;
+    paths[2] = rt->key_path;
+    for (i = 0; i < 3; i++) {
+        if (chown(paths[i], uid, gid) != 0) {
+            moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "cannot hand %s to uid %u: %s", paths[i],
+                     (unsigned)uid, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The log name of a privilege outcome. Static string. */
+static const char *privs_outcome_name(enum moat_privs_outcome outcome)
+{
+    switch (outcome) {
+    case MOAT_PRIVS_DROPPED:
+        return "dropped";
+    case MOAT_PRIVS_KEPT_ROOT:
+        return "kept_root";
+    case MOAT_PRIVS_UNCHANGED:
+        break;
+    }
+    return "unchanged";
+}
+
+/* Started as root: becomes sandbox.user/sandbox.group (or stays root with
+ * sandbox.allow_root). Returns 0, or -1 (logged; moat must exit). */
+static int privs_drop(struct moat_runtime *rt)
+{
+    struct moat_privs_cfg pc;
+    enum moat_privs_outcome outcome = MOAT_PRIVS_UNCHANGED;
+    struct moat_logline l;
+    char err[512];
+
+    if (dev_chown(rt) != 0)
+        return -1;
+    memset(&pc, 0, sizeof(pc));
+    pc.user = rt->cfg.sandbox.user;
+    pc.group = rt->cfg.sandbox.group;
+    pc.allow_root = rt->cfg.sandbox.allow_root;
+    if (moat_privs_drop(&pc, &outcome, err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "privileges_drop_failed", "%s", err);
+        return -1;
+    }
+    moat_logline_begin(&l, MOAT_LOG_INFO, "privileges");
+    moat_logline_str(&l, "outcome", privs_outcome_name(outcome));
+    moat_logline_int(&l, "uid", (long long)getuid());
+    moat_logline_int(&l, "gid", (long long)getgid());
+    moat_logline_end(&l);
+    return 0;
+}
+
+/* Applies Landlock and seccomp (unless sandbox.enabled is false) and logs what
+ * is enforced. Returns 0, or -1 (logged; moat must exit). */
+static int sandbox_apply(struct moat_runtime *rt)
+{
+    static struct moat_sandbox_cfg sc; /* large: keep it off the stack */
+    struct moat_sandbox_report rep;
+    char err[512];
+    int rc = -1;
+
+    if (!rt->cfg.sandbox.enabled) {
+        moat_log(MOAT_LOG_WARN, "sandbox_disabled",
+                 "sandbox.enabled is false: no Landlock, no seccomp (debugging only)");
+        return 0;
+    }
+    moat_sandbox_cfg_init(&sc);
+    sc.landlock = rt->cfg.sandbox.landlock;
+    if (moat_sandbox_seccomp_parse(rt->cfg.sandbox.seccomp, &sc.seccomp) != 0) {
+        snprintf(err, sizeof(err), "sandbox.seccomp: unknown mode %s", rt->cfg.sandbox.seccomp);
+        goto out;
+    }
+    sc.resolver = moat_upstream_resolver_needed(&rt->cfg);
+    if (moat_sandbox_cfg_add_ro_dir_of(&sc, rt->cert_path) != 0 ||
+        moat_sandbox_cfg_add_ro_dir_of(&sc, rt->key_path) != 0 ||
+        (rt->dev_dir[0] != '\0' && moat_sandbox_cfg_add_rw(&sc, rt->dev_dir) != 0)) {
+        snprintf(err, sizeof(err), "too many or too long sandbox paths");
+        goto out;
+    }
+    if (rt->cfg.upstream.addr.kind == MOAT_UPSTREAM_TCP &&
+        moat_sandbox_cfg_add_port(&sc, 0, rt->cfg.upstream.addr.port) != 0) {
+        snprintf(err, sizeof(err), "cannot allow the upstream port");
+        goto out;
+    }
+    if (moat_sandbox_apply(&sc, &rep, err, sizeof(err)) != 0)
+        goto out;
+    moat_sandbox_log_report(&rep);
+    rc = 0;
+out:
+    if (rc != 0)
+        moat_log(MOAT_LOG_ERROR, "sandbox_failed", "%s", err);
+    return rc;
 }
 
 /* Waits for signals and runs the periodic work. Returns the exit code. */
@@ -322,6 +467,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "moat: %s\n", err);
         return EXIT_CONFIG;
     }
+    /* Before any secret is read: no new privileges, no core dumps. */
+    if (moat_privs_harden(err, sizeof(err)) != 0) {
+        fprintf(stderr, "moat: cannot harden the process: %s\n", err);
+        return EXIT_STARTUP;
+    }
     if (rt.cli.help) {
         moat_config_usage(1);
         return EXIT_OK;
@@ -338,8 +488,9 @@ int main(int argc, char **argv)
         return EXIT_STARTUP;
     }
     if (rt.cli.child_argc > 0) {
-        fprintf(stderr, "moat: starting the application (\"-- %s ...\") is not supported yet; "
-                        "start it separately and point --upstream at it\n",
+        fprintf(stderr,
+                "moat: starting the application (\"-- %s ...\") is not supported yet; "
+                "start it separately and point --upstream at it\n",
                 rt.cli.child_argv[0]);
         return EXIT_CONFIG;
     }
@@ -376,7 +527,11 @@ int main(int argc, char **argv)
     }
     if (admin_prepare(&rt) != 0)
         goto out;
-    if (moat_server_start(rt.srv, err, sizeof(err)) != 0 ||
+    /* Everything is bound and loaded: narrow the process, then start threads. */
+    if (privs_drop(&rt) != 0 || sandbox_apply(&rt) != 0)
+        goto out;
+    if (moat_upstream_start(rt.up, err, sizeof(err)) != 0 ||
+        moat_server_start(rt.srv, err, sizeof(err)) != 0 ||
         (rt.admin != NULL && moat_admin_start(rt.admin, err, sizeof(err)) != 0)) {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
         goto out;

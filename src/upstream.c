@@ -19,21 +19,21 @@
 
 #include "moat/log.h"
 
-#define UP_MAX_ADDRS 8             /* resolved addresses kept */
+#define UP_MAX_ADDRS 8               /* resolved addresses kept */
 #define UP_RESOLVE_INTERVAL_MS 10000 /* how often a host name is resolved again */
 
 struct moat_upstream {
-    const struct moat_config *cfg;       /* borrowed */
-    pthread_mutex_t lock;                /* guards everything below */
+    const struct moat_config *cfg;               /* borrowed */
+    pthread_mutex_t lock;                        /* guards everything below */
     struct sockaddr_storage addrs[UP_MAX_ADDRS]; /* resolved addresses */
-    socklen_t addr_lens[UP_MAX_ADDRS];   /* their lengths */
-    size_t n_addrs;                      /* entries used */
-    size_t next_addr;                    /* round-robin cursor */
-    unsigned open;                       /* open connections (idle + in use) */
-    int resolver_running;                /* resolver thread started */
-    int stop;                            /* resolver must exit */
-    pthread_cond_t stop_cond;            /* wakes the resolver for exit */
-    pthread_t resolver;                  /* re-resolves TCP host names */
+    socklen_t addr_lens[UP_MAX_ADDRS];           /* their lengths */
+    size_t n_addrs;                              /* entries used */
+    size_t next_addr;                            /* round-robin cursor */
+    unsigned open;                               /* open connections (idle + in use) */
+    int resolver_running;                        /* resolver thread started */
+    int stop;                                    /* resolver must exit */
+    pthread_cond_t stop_cond;                    /* wakes the resolver for exit */
+    pthread_t resolver;                          /* re-resolves TCP host names */
 };
 
 uint64_t moat_now_ms(void)
@@ -151,17 +151,30 @@ struct moat_upstream *moat_upstream_new(const struct moat_config *cfg, char *err
     }
     if (up_resolve(up, rerr, sizeof(rerr)) != 0)
         moat_log(MOAT_LOG_WARN, "upstream_resolve_failed", "%s (will retry)", rerr);
-    if (!is_literal(cfg->upstream.addr.host)) {
-        if (pthread_create(&up->resolver, NULL, up_resolver_main, up) != 0) {
-            snprintf(err, errlen, "cannot start the resolver thread");
-            goto fail;
-        }
-        up->resolver_running = 1;
-    }
     return up;
 fail:
     free(up);
     return NULL;
+}
+
+int moat_upstream_start(struct moat_upstream *up, char *err, size_t errlen)
+{
+    const struct moat_config *cfg = up->cfg;
+
+    if (up->resolver_running || cfg->upstream.addr.kind == MOAT_UPSTREAM_UNIX ||
+        is_literal(cfg->upstream.addr.host))
+        return 0;
+    if (pthread_create(&up->resolver, NULL, up_resolver_main, up) != 0) {
+        snprintf(err, errlen, "cannot start the resolver thread");
+        return -1;
+    }
+    up->resolver_running = 1;
+    return 0;
+}
+
+int moat_upstream_resolver_needed(const struct moat_config *cfg)
+{
+    return cfg->upstream.addr.kind != MOAT_UPSTREAM_UNIX && !is_literal(cfg->upstream.addr.host);
 }
 
 int moat_upstream_connect(struct moat_upstream *up, int *fd_out, int *pending, const char **why)

@@ -63,6 +63,8 @@ struct moat_admin_deps {
     struct moat_metrics *metrics;  /* the registry it renders (and records its own requests in) */
     struct moat_server *srv;       /* draining state and upstream connection figures */
     double start_time;             /* moat's start, seconds since the Unix epoch */
+    int keep_unix_socket;          /* leave a Unix socket file at exit (the sandbox forbids
+                                      unlink; a stale file is replaced at the next start) */
 };
 
 /* Creates the listener and binds its socket (TCP, or a Unix socket created

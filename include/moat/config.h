@@ -65,9 +65,9 @@ struct moat_upstream_addr {
 
 /* One trusted-proxy network. */
 struct moat_cidr {
-    int family;            /* AF_INET or AF_INET6 */
+    int family;             /* AF_INET or AF_INET6 */
     unsigned char addr[16]; /* network address, network byte order */
-    unsigned prefix;       /* prefix length in bits */
+    unsigned prefix;        /* prefix length in bits */
 };
 
 struct moat_config {
@@ -75,12 +75,12 @@ struct moat_config {
     char source_file[MOAT_CFG_PATH]; /* path of the file read, "" when none */
 
     struct {
-        struct moat_listen_addr listen; /* server.listen, default 0.0.0.0:8443 */
-        unsigned workers;               /* server.workers, 0 = one per core */
-        unsigned max_connections;       /* server.max_connections, default 1024 */
+        struct moat_listen_addr listen;  /* server.listen, default 0.0.0.0:8443 */
+        unsigned workers;                /* server.workers, 0 = one per core */
+        unsigned max_connections;        /* server.max_connections, default 1024 */
         unsigned max_connections_per_ip; /* server.max_connections_per_ip, default 128 */
-        unsigned drain_timeout_ms;      /* server.drain_timeout, default 10s */
-        char state_dir[MOAT_CFG_PATH];  /* server.state_dir, "" = auto (see README) */
+        unsigned drain_timeout_ms;       /* server.drain_timeout, default 10s */
+        char state_dir[MOAT_CFG_PATH];   /* server.state_dir, "" = auto (see README) */
     } server;
 
     struct {
@@ -97,8 +97,8 @@ struct moat_config {
         unsigned response_timeout_ms;   /* upstream.response_timeout (head), default 60s */
         unsigned idle_timeout_ms;       /* upstream.idle_timeout (between bytes), default 60s */
         unsigned keepalive_timeout_ms;  /* upstream.keepalive_timeout (pooled idle), default 30s */
-        unsigned max_idle;              /* upstream.max_idle pooled connections per worker, default 64 */
-        unsigned max_connections;       /* upstream.max_connections in total, default 512 */
+        unsigned max_idle;        /* upstream.max_idle pooled connections per worker, default 64 */
+        unsigned max_connections; /* upstream.max_connections in total, default 512 */
     } upstream;
 
     struct {
@@ -113,8 +113,8 @@ struct moat_config {
     struct {
         struct moat_cidr trusted[MOAT_CFG_MAX_CIDRS]; /* proxy.trusted_proxies */
         size_t n_trusted;                             /* entries used in trusted */
-        int request_id;                       /* proxy.request_id: generate when absent */
-        char request_id_header[MOAT_CFG_STR]; /* proxy.request_id_header, X-Request-Id */
+        int request_id;                               /* proxy.request_id: generate when absent */
+        char request_id_header[MOAT_CFG_STR];         /* proxy.request_id_header, X-Request-Id */
     } proxy;
 
     struct {
@@ -131,18 +131,27 @@ struct moat_config {
         unsigned ready_max_age_ms;    /* admin.ready_max_age: oldest success still ready, 10s */
     } admin;
 
+    struct {
+        int enabled;              /* sandbox.enabled: Landlock and seccomp once started, true */
+        char user[MOAT_CFG_STR];  /* sandbox.user: name or uid to become when root, 65532 */
+        char group[MOAT_CFG_STR]; /* sandbox.group: name or gid, 65532 */
+        int allow_root;           /* sandbox.allow_root: started as root, stay root, false */
+        char seccomp[16];         /* sandbox.seccomp: kill | errno | log | off, kill */
+        int landlock;             /* sandbox.landlock: apply Landlock where the kernel has it */
+    } sandbox;
+
     /* Origin of each key, indexed like the key table in config_keys.c (print order). */
     struct moat_cfg_source sources[MOAT_CFG_MAX_KEYS];
 };
 
 /* What main() learnt from argv besides configuration keys. */
 struct moat_cli {
-    int check_config;   /* --check-config */
-    int help;           /* --help */
-    int version;        /* --version */
-    int healthcheck;    /* first word "healthcheck": query the admin listener's /healthz */
-    int child_argc;     /* words after "--" (the app to start), 0 when none */
-    char **child_argv;  /* borrowed from argv, NULL-terminated */
+    int check_config;  /* --check-config */
+    int help;          /* --help */
+    int version;       /* --version */
+    int healthcheck;   /* first word "healthcheck": query the admin listener's /healthz */
+    int child_argc;    /* words after "--" (the app to start), 0 when none */
+    char **child_argv; /* borrowed from argv, NULL-terminated */
 };
 
 /* Fills cfg from defaults, the config file, envp and argv (see top of file).

@@ -17,14 +17,24 @@ struct moat_upstream; /* opaque */
 
 /* Gauges for metrics and tests. */
 struct moat_upstream_stats {
-    unsigned open;   /* connections open (idle + in use) */
+    unsigned open; /* connections open (idle + in use) */
 };
 
 /* Creates the pool for cfg->upstream (borrowed; must outlive the pool) and, for
  * a TCP host name, resolves it once now (a failure is logged, not fatal: the
- * name is resolved again on later connects by a background thread).
- * Returns NULL with a message in err on failure. Caller frees with moat_upstream_free(). */
+ * name is resolved again by the background thread moat_upstream_start() starts).
+ * Creates no thread. Returns NULL with a message in err on failure. Caller
+ * frees with moat_upstream_free(). */
 struct moat_upstream *moat_upstream_new(const struct moat_config *cfg, char *err, size_t errlen);
+
+/* Starts the background re-resolver for a TCP host name (nothing for a Unix
+ * socket or an IP literal). Call it after the sandbox is applied, so the thread
+ * is under Landlock too. Idempotent. Returns 0, or -1 with err set. */
+int moat_upstream_start(struct moat_upstream *up, char *err, size_t errlen);
+
+/* 1 when cfg->upstream names a TCP host to resolve at run time (not an IP
+ * literal, not a Unix socket), else 0. Pure. */
+int moat_upstream_resolver_needed(const struct moat_config *cfg);
 
 /* Starts a non-blocking connect. On success returns 0 with *fd_out set (owned by
  * the caller from now on) and *pending = 1 when the connect is still in progress

@@ -140,10 +140,21 @@ int harness_write_file(const char *path, const void *data, size_t len, mode_t mo
         p += n;
         len -= (size_t)n;
     }
-    rc = 0;
+    rc = harness_give(path);
 out:
     close(fd);
     return rc;
+}
+
+int harness_give(const char *path)
+{
+    if (geteuid() != 0)
+        return 0;
+    if (chown(path, H_SANDBOX_ID, H_SANDBOX_ID) != 0) {
+        harness_log("chown %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 size_t harness_count(const char *hay, const char *needle)
@@ -465,6 +476,9 @@ void harness_setup(void)
     snprintf(tmpl, sizeof(tmpl), "%s/moat-it-XXXXXX", tmp);
     if (mkdtemp(tmpl) == NULL)
         ck_abort_msg("harness: mkdtemp %s: %s", tmpl, strerror(errno));
+    /* moat started as root drops to H_SANDBOX_ID: it must still reach its files. */
+    if (harness_give(tmpl) != 0)
+        ck_abort_msg("harness: cannot hand %s to uid %d", tmpl, H_SANDBOX_ID);
     if (snprintf(h_rt.dir, sizeof(h_rt.dir), "%s", tmpl) >= (int)sizeof(h_rt.dir) ||
         snprintf(h_rt.cert, sizeof(h_rt.cert), "%s/cert.pem", h_rt.dir) >= (int)sizeof(h_rt.cert) ||
         snprintf(h_rt.key, sizeof(h_rt.key), "%s/key.pem", h_rt.dir) >= (int)sizeof(h_rt.key))

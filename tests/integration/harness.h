@@ -99,6 +99,14 @@ char *harness_read_file(const char *path, size_t *len);
 /* Writes len bytes to path (created or truncated with mode). Returns 0 or -1. */
 int harness_write_file(const char *path, const void *data, size_t len, mode_t mode);
 
+/* The uid and gid moat drops to by default when started as root (sandbox.user/group). */
+#define H_SANDBOX_ID 65532
+
+/* When the tests run as root, hands path to H_SANDBOX_ID (chown) so that moat, once it has
+ * dropped root, can still read it (SIGHUP reload) or connect to it (Unix socket). Nothing
+ * when not root. Returns 0 or -1. */
+int harness_give(const char *path);
+
 /* Number of non-overlapping occurrences of needle in hay. */
 size_t harness_count(const char *hay, const char *needle);
 
@@ -195,6 +203,8 @@ struct h_moat_opts {
     int no_cert;             /* 1: do not pass --cert/--key (e.g. with --dev) */
     int wait_ms;             /* how long to wait for listening, 0: 15000 */
     int ipv6;                /* 1: listen on [::1] instead of 127.0.0.1 */
+    const char *const *wrap; /* command moat runs under (setpriv ... bwrap ...), NULL-
+                                terminated, the moat binary appended; NULL: none */
 };
 
 /* Starts moat on a free port (retrying other ports when the bind fails) and waits until

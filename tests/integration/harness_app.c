@@ -162,6 +162,9 @@ int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
             harness_url(a->url, sizeof(a->url), a->port);
         }
         rc = h_app_try(a, bind);
+        /* moat started as root connects to it after dropping to H_SANDBOX_ID. */
+        if (rc == 0 && unix_socket && harness_give(a->sock) != 0)
+            return -1;
         if (rc <= 0)
             return rc;
     }

@@ -85,6 +85,9 @@ int harness_make_cert(const char *cert_path, const char *key_path)
     f = fopen(cert_path, "we");
     if (f == NULL || PEM_write_X509(f, x) != 1)
         goto out;
+    /* moat started as root reads them after dropping to H_SANDBOX_ID (SIGHUP reload). */
+    if (harness_give(key_path) != 0 || harness_give(cert_path) != 0)
+        goto out;
     rc = 0;
 out:
     if (f != NULL)

@@ -754,9 +754,14 @@ START_TEST(test_admin_unix_socket)
     ck_assert_msg(healthcheck(flag, NULL, &err) == 0, "healthcheck failed: %s", err);
     free(err);
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
-    ck_assert_msg(lstat(path, &st) != 0, "the socket file was left behind");
+    /* Sandboxed (the default), moat may not unlink at exit: the file stays,
+     * dead, and the next start replaces it. */
     ck_assert_int_eq(healthcheck(flag, NULL, &err), 1);
     free(err);
+    ck_assert_int_eq(harness_moat_start(&m, &o), 0);
+    ck_assert_msg(healthcheck(flag, NULL, &err) == 0, "healthcheck after restart: %s", err);
+    free(err);
+    ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
 }
 END_TEST
 

@@ -62,6 +62,12 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.log.level, MOAT_LOG_INFO);
     ck_assert_int_eq(cfg.log.access, 1);
     ck_assert_int_eq(cfg.log.log_query, 0);
+    ck_assert_int_eq(cfg.sandbox.enabled, 1);
+    ck_assert_str_eq(cfg.sandbox.user, "65532");
+    ck_assert_str_eq(cfg.sandbox.group, "65532");
+    ck_assert_int_eq(cfg.sandbox.allow_root, 0);
+    ck_assert_str_eq(cfg.sandbox.seccomp, "kill");
+    ck_assert_int_eq(cfg.sandbox.landlock, 1);
     for (i = 0; i < MOAT_CFG_MAX_KEYS; i++) {
         if (i != 9) /* tls.dev came from --dev */
             ck_assert_uint_eq(cfg.sources[i].origin, MOAT_CFG_FROM_DEFAULT);
@@ -411,6 +417,43 @@ START_TEST(test_flag_values)
 }
 END_TEST
 
+/* --sandbox takes on|off, with a space or "="; sandbox.seccomp and the ids are validated. */
+START_TEST(test_sandbox_keys)
+{
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char err[1024];
+    const char *env[] = {"MOAT_CONFIG=/dev/null", NULL};
+    const char *env_bad[] = {"MOAT_CONFIG=/dev/null", "MOAT_SANDBOX_SECCOMP=trap", NULL};
+    const char *env_ok[] = {"MOAT_CONFIG=/dev/null", "MOAT_SANDBOX_SECCOMP=errno",
+                            "MOAT_SANDBOX_USER=nobody", NULL};
+    const char *off_space[] = {"--dev", "--sandbox", "off", NULL};
+    const char *off_eq[] = {"--dev", "--sandbox=off", NULL};
+    const char *on_eq[] = {"--dev", "--sandbox=on", NULL};
+    const char *bare[] = {"--dev", "--sandbox", NULL};
+    const char *bad_user[] = {"--dev", NULL};
+    const char *env_user[] = {"MOAT_CONFIG=/dev/null", "MOAT_SANDBOX_USER=a b", NULL};
+
+    ck_assert_msg(load(off_space, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    ck_assert_int_eq(cfg.sandbox.enabled, 0);
+    ck_assert_msg(load(off_eq, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    ck_assert_int_eq(cfg.sandbox.enabled, 0);
+    ck_assert_msg(load(on_eq, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    ck_assert_int_eq(cfg.sandbox.enabled, 1);
+    ck_assert_int_eq(load(bare, env, &cfg, &cli, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "needs a value") != NULL, "err: %s", err);
+    ck_assert_int_eq(load(off_eq + 1, env_bad, &cfg, &cli, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "sandbox.seccomp") != NULL &&
+                      strstr(err, "must be kill, errno, log or off") != NULL,
+                  "err: %s", err);
+    ck_assert_msg(load(bad_user, env_ok, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
+    ck_assert_str_eq(cfg.sandbox.seccomp, "errno");
+    ck_assert_str_eq(cfg.sandbox.user, "nobody");
+    ck_assert_int_eq(load(bad_user, env_user, &cfg, &cli, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "sandbox.user") != NULL, "err: %s", err);
+}
+END_TEST
+
 /* ---- the shipped file, print and usage ---- */
 
 /* conf/moat.conf relative to this source file (or $MOAT_SOURCE_DIR). */
@@ -446,11 +489,11 @@ START_TEST(test_shipped_conf)
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
     ck_assert_msg(load(args + 1, env_def, &def, &cli, err, sizeof err) == 0, "err: %s", err);
     /* every key is in the file (tls.dev then comes from --dev), with its default value */
-    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 34; i++) {
+    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 40; i++) {
         if (i != 9)
             ck_assert_msg(cfg.sources[i].origin == MOAT_CFG_FROM_FILE, "key %zu not in file", i);
     }
-    ck_assert_uint_eq(cfg.sources[34].line, 0);
+    ck_assert_uint_eq(cfg.sources[40].line, 0);
     memcpy(def.source_file, cfg.source_file, sizeof def.source_file);
     memcpy(def.sources, cfg.sources, sizeof def.sources);
     ck_assert_msg(memcmp(&cfg, &def, sizeof cfg) == 0, "shipped values differ from defaults");
@@ -537,6 +580,7 @@ START_TEST(test_usage)
                                        "--state-dir PATH",
                                        "--workers N",
                                        "--log-level LEVEL",
+                                       "--sandbox on|off",
                                        "--check-config",
                                        "-h, --help",
                                        "-V, --version",
@@ -575,6 +619,7 @@ int main(void)
     tcase_add_test(tc, test_file_missing);
     tcase_add_test(tc, test_precedence);
     tcase_add_test(tc, test_flag_values);
+    tcase_add_test(tc, test_sandbox_keys);
     tcase_add_test(tc, test_shipped_conf);
     tcase_add_test(tc, test_print);
     tcase_add_test(tc, test_usage);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "moat/sandbox.h"
 #include "test_sandbox_util.h"
@@ -303,8 +304,13 @@ END_TEST
  * the report says so. */
 static void *sleeper_thread(void *arg)
 {
+    struct timespec ts = {3600, 0};
+
     (void)arg;
-    pause();
+    /* nanosleep, not pause(): the thread may reach its sleep after the
+     * seccomp filter is on, and the allowlist has no pause(2). */
+    for (;;)
+        nanosleep(&ts, NULL);
     return NULL;
 }
 
