@@ -56,15 +56,8 @@ struct adm_req {
 
 static void adm_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    char msg[512];
-    size_t n;
-
     (void)cls;
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    moat_log(MOAT_LOG_DEBUG, "mhd_admin", "%s", msg);
+    moat_log_vdebug_line("mhd_admin", fmt, ap);
 }
 
 /* ------------------------------------------------------- answers */

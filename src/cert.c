@@ -1,5 +1,6 @@
 /* cert.c - checks a certificate/key pair before it is served, and makes the --dev certificate (OpenSSL 3). */
 #include "moat/cert.h"
+#include "moat/fileio.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,69 +65,9 @@ static const char *ossl_why(char *buf, size_t cap)
 static int read_pem_file(const char *path, const char *what, char **out, size_t *outlen, mode_t *mode,
                          char *err, size_t errlen)
 {
-    struct stat sb;
-    char *buf = NULL;
-    size_t cap = 0, len = 0;
-    ssize_t n;
-    int fd = -1;
-    int rc = -1;
+    size_t cap = 0;
 
-    *out = NULL;
-    *outlen = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        set_err(err, errlen, "cannot open %s %s: %s", what, path, strerror(errno));
-        goto out;
-    }
-    if (fstat(fd, &sb) != 0) {
-        set_err(err, errlen, "cannot stat %s %s: %s", what, path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        set_err(err, errlen, "%s %s is not a regular file", what, path);
-        goto out;
-    }
-    if (sb.st_size > PEM_FILE_MAX) {
-        set_err(err, errlen, "%s %s is larger than %d bytes", what, path, PEM_FILE_MAX);
-        goto out;
-    }
-    cap = (size_t)sb.st_size + 1;
-    buf = malloc(cap);
-    if (buf == NULL) {
-        set_err(err, errlen, "out of memory reading %s %s", what, path);
-        goto out;
-    }
-    for (;;) {
-        n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            set_err(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len == cap) {
-            /* The file grew while being read: refuse rather than chase it. */
-            set_err(err, errlen, "%s %s changed while being read", what, path);
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *mode = sb.st_mode;
-    *out = buf;
-    *outlen = len;
-    buf = NULL;
-    rc = 0;
-out:
-    if (buf != NULL) {
-        OPENSSL_cleanse(buf, cap);
-        free(buf);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return moat_file_read(path, what, PEM_FILE_MAX, out, outlen, &cap, mode, err, errlen);
 }
 
 static void wipe_free(char *buf, size_t len)

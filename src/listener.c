@@ -22,15 +22,8 @@
 
 static void srv_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    char msg[512];
-    size_t n;
-
     (void)cls;
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    moat_log(MOAT_LOG_DEBUG, "mhd", "%s", msg);
+    moat_log_vdebug_line("mhd", fmt, ap);
 }
 
 void moat_server_tick(struct moat_server *srv)

@@ -226,3 +226,17 @@ void moat_log(enum moat_log_level level, const char *event, const char *fmt, ...
     moat_logline_str(&l, "msg", msg);
     moat_logline_end(&l);
 }
+
+void moat_log_vdebug_line(const char *event, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    if (!moat_log_enabled(MOAT_LOG_DEBUG))
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    moat_log(MOAT_LOG_DEBUG, event, "%s", msg);
+}

@@ -1,5 +1,6 @@
 /* tlsstore.c - the GnuTLS credential sets served through MHD's certificate callback, swapped atomically on reload. */
 #include "moat/tlsstore.h"
+#include "moat/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,67 +51,17 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Reads the regular file at path (at most TLS_FILE_MAX bytes) into a new
- * buffer in *out (caller wipes and frees; out->size is the length). */
+ * buffer in *out (caller wipes *cap_out bytes and frees; out->size is the length). */
 static int file_read(const char *path, const char *what, gnutls_datum_t *out, size_t *cap_out, char *err,
                      size_t errlen)
 {
-    struct stat sb;
-    unsigned char *buf = NULL;
-    size_t cap = 0, len = 0;
-    ssize_t n;
-    int fd = -1;
-    int rc = -1;
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
 
-    out->data = NULL;
-    out->size = 0;
-    *cap_out = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        set_err(err, errlen, "cannot open %s %s: %s", what, path, strerror(errno));
-        goto out;
-    }
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        set_err(err, errlen, "%s %s is not a regular file", what, path);
-        goto out;
-    }
-    if (sb.st_size > TLS_FILE_MAX) {
-        set_err(err, errlen, "%s %s is larger than %d bytes", what, path, TLS_FILE_MAX);
-        goto out;
-    }
-    cap = (size_t)sb.st_size + 1;
-    buf = malloc(cap);
-    if (buf == NULL) {
-        set_err(err, errlen, "out of memory reading %s %s", what, path);
-        goto out;
-    }
-    for (;;) {
-        n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            set_err(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len == cap) {
-            set_err(err, errlen, "%s %s changed while being read", what, path);
-            goto out;
-        }
-    }
-    out->data = buf;
+    rc = moat_file_read(path, what, TLS_FILE_MAX, &buf, &len, cap_out, NULL, err, errlen);
+    out->data = (unsigned char *)buf;
     out->size = (unsigned int)len;
-    *cap_out = cap;
-    buf = NULL;
-    rc = 0;
-out:
-    if (buf != NULL) {
-        gnutls_memset(buf, 0, cap);
-        free(buf);
-    }
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #ifndef MOAT_LOG_H
 #define MOAT_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,11 @@ void moat_logline_end(struct moat_logline *l);
 /* Shorthand: one event with a human message formatted from fmt ("msg" field). */
 void moat_log(enum moat_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Writes a library's printf-style message (e.g. libmicrohttpd's error log) as a
+ * debug event with trailing newlines removed. */
+void moat_log_vdebug_line(const char *event, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Writes the JSON-escaped form of s[0..len) into out (NUL-terminated, truncated
  * to cap). Returns the number of bytes written, without the NUL. Pure. */

@@ -203,6 +203,7 @@ struct h_moat_opts {
     int no_cert;             /* 1: do not pass --cert/--key (e.g. with --dev) */
     int wait_ms;             /* how long to wait for listening, 0: 15000 */
     int ipv6;                /* 1: listen on [::1] instead of 127.0.0.1 */
+    const char *bin;         /* binary to run instead of $MOAT_BIN (NULL: $MOAT_BIN) */
     const char *const *wrap; /* command moat runs under (setpriv ... bwrap ...), NULL-
                                 terminated, the moat binary appended; NULL: none */
 };

@@ -388,7 +388,7 @@ static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port, i
     snprintf(listen, sizeof(listen), o->ipv6 ? "[::1]:%d" : "127.0.0.1:%d", port);
     for (i = 0; o->wrap != NULL && o->wrap[i] != NULL && n < 40; i++)
         av[n++] = o->wrap[i];
-    av[n++] = harness_moat_bin();
+    av[n++] = o->bin != NULL ? o->bin : harness_moat_bin();
     av[n++] = "--listen";
     av[n++] = listen;
     if (o->upstream != NULL) {

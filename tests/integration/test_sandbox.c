@@ -352,6 +352,8 @@ START_TEST(test_container_like)
                                 NULL};
     struct h_moat_opts o;
     struct h_moat m;
+    char bin[H_PATH];
+    char cmd[3 * H_PATH + 64];
 
     if (access(BWRAP, X_OK) != 0 || access(SETPRIV, X_OK) != 0) {
         harness_log("bubblewrap or setpriv missing: skipping the container-like run");
@@ -361,9 +363,16 @@ START_TEST(test_container_like)
         harness_log("not root: setpriv cannot change ids; skipping the container-like run");
         return;
     }
+    /* The build tree may be anywhere (under /tmp, hidden by the tmpfs, or in a
+     * directory uid 65532 cannot enter): run a copy from the test's own
+     * directory, which is bound in and belongs to 65532. */
+    harness_path(bin, sizeof(bin), "moat");
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 0755 '%s'", harness_moat_bin(), bin, bin);
+    ck_assert_msg(system(cmd) == 0, "cannot copy the binary: %s", cmd);
     memset(&o, 0, sizeof(o));
     o.upstream = harness_shared_app()->url;
     o.wrap = wrap;
+    o.bin = bin;
     ck_assert_msg(harness_moat_start(&m, &o) == 0, "moat did not start under bwrap");
     smoke_get(&m);
     smoke_echo(&m);
