@@ -35,5 +35,11 @@ for _ in $(seq 1 50); do
 done
 
 echo "moat: serving the demo app on https://localhost:8443 (development certificate; Ctrl-C stops)" >&2
+# As root, moat drops to uid 65532 once set up: keep the development
+# certificate where that user can read it again on SIGHUP (not under /root).
+STATE_ARGS=()
+if [ "$(id -u)" = 0 ]; then
+    STATE_ARGS=(--state-dir /var/lib/moat)
+fi
 "$ROOT/build/moat" --dev --listen "${MOAT_DEMO_LISTEN:-127.0.0.1:8443}" \
-    --upstream http://127.0.0.1:8000 || true
+    --upstream http://127.0.0.1:8000 "${STATE_ARGS[@]}" || true
