@@ -25,7 +25,7 @@ struct file_state {
     unsigned set_on[MOAT_CFG_MAX_KEYS]; /* line where the file set each key, 0 = not set */
     int pending;                        /* key whose value is being collected, -1 = none */
     unsigned pending_line;              /* line where that key started */
-    char value[MOAT_CFG_PATH];          /* the pending value so far */
+    char value[MOAT_CFG_VALUE];         /* the pending value so far */
     char raw[RAW_LINE];                 /* the reader's line buffer */
     unsigned fail_line;                 /* line of the first error found, 0 = none */
     char *err;                          /* caller's message buffer */

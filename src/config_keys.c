@@ -10,9 +10,11 @@
 #include <sys/socket.h>
 
 #include "config_int.h"
+#include "moat/cookie.h"
 #include "moat/hdr.h"
 #include "moat/log.h"
 #include "moat/sandbox.h"
+#include "moat/secheaders.h"
 
 #define MS_S UINT64_C(1000)
 #define MS_H UINT64_C(3600000)
@@ -29,6 +31,10 @@ static int check_priority(const char *value, const char **why);
 static int check_token(const char *value, const char **why);
 static int check_seccomp(const char *value, const char **why);
 static int check_ident(const char *value, const char **why);
+static int check_profile(const char *value, const char **why);
+static int check_mode(const char *value, const char **why);
+static int check_samesite(const char *value, const char **why);
+static int check_names(const char *value, const char **why);
 
 #define OFF(field) offsetof(struct moat_config, field)
 #define SZ(field) sizeof(((struct moat_config *)0)->field)
@@ -167,6 +173,91 @@ static const struct moat_cfg_key keys[] = {
     {.section = "sandbox", .name = "landlock", .type = MOAT_CFG_T_BOOL,
      .offset = OFF(sandbox.landlock), .def = "true",
      .help = "restrict files and TCP ports with Landlock where the kernel has it"},
+
+    {.section = "headers", .name = "profile", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.profile), .size = SZ(headers.profile), .def = "standard",
+     .check = check_profile, .help = "security-header profile: standard or strict"},
+    {.section = "headers", .name = "hsts_max_age", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(headers.hsts_max_age), .def = "63072000", .min = 0, .max = UINT32_MAX,
+     .help = "Strict-Transport-Security max-age in seconds"},
+    {.section = "headers", .name = "hsts_include_subdomains", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(headers.hsts_include_subdomains), .def = "true",
+     .help = "add includeSubDomains to Strict-Transport-Security"},
+    {.section = "headers", .name = "hsts_preload", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(headers.hsts_preload), .def = "false",
+     .help = "add preload to Strict-Transport-Security"},
+    {.section = "headers", .name = "hsts_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.hsts_mode), .size = SZ(headers.hsts_mode), .def = "",
+     .check = check_mode, .help = "Strict-Transport-Security: set, default or off"},
+    {.section = "headers", .name = "csp", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.csp), .size = SZ(headers.csp), .def = "",
+     .help = "Content-Security-Policy; 'nonce-{nonce}' takes the request's nonce"},
+    {.section = "headers", .name = "csp_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.csp_mode), .size = SZ(headers.csp_mode), .def = "",
+     .check = check_mode, .help = "Content-Security-Policy: set, default or off"},
+    {.section = "headers", .name = "csp_report_only", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.csp_report_only), .size = SZ(headers.csp_report_only), .def = "",
+     .help = "Content-Security-Policy-Report-Only"},
+    {.section = "headers", .name = "csp_report_only_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.csp_report_only_mode), .size = SZ(headers.csp_report_only_mode), .def = "",
+     .check = check_mode, .help = "Content-Security-Policy-Report-Only: set, default or off"},
+    {.section = "headers", .name = "csp_nonce", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(headers.csp_nonce), .def = "true",
+     .help = "a fresh nonce per request, in the CSP and sent to the app"},
+    {.section = "headers", .name = "nonce_header", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.nonce_header), .size = SZ(headers.nonce_header),
+     .def = "X-CSP-Nonce", .check = check_token,
+     .help = "request header carrying the nonce to the app"},
+    {.section = "headers", .name = "frame_options", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.frame_options), .size = SZ(headers.frame_options), .def = "",
+     .help = "X-Frame-Options"},
+    {.section = "headers", .name = "frame_options_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.frame_options_mode), .size = SZ(headers.frame_options_mode), .def = "",
+     .check = check_mode, .help = "X-Frame-Options: set, default or off"},
+    {.section = "headers", .name = "referrer_policy", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.referrer_policy), .size = SZ(headers.referrer_policy), .def = "",
+     .help = "Referrer-Policy"},
+    {.section = "headers", .name = "referrer_policy_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.referrer_policy_mode), .size = SZ(headers.referrer_policy_mode), .def = "",
+     .check = check_mode, .help = "Referrer-Policy: set, default or off"},
+    {.section = "headers", .name = "permissions_policy", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.permissions_policy), .size = SZ(headers.permissions_policy), .def = "",
+     .help = "Permissions-Policy"},
+    {.section = "headers", .name = "permissions_policy_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.permissions_policy_mode), .size = SZ(headers.permissions_policy_mode), .def = "",
+     .check = check_mode, .help = "Permissions-Policy: set, default or off"},
+    {.section = "headers", .name = "coop", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.coop), .size = SZ(headers.coop), .def = "",
+     .help = "Cross-Origin-Opener-Policy"},
+    {.section = "headers", .name = "coop_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.coop_mode), .size = SZ(headers.coop_mode), .def = "",
+     .check = check_mode, .help = "Cross-Origin-Opener-Policy: set, default or off"},
+    {.section = "headers", .name = "corp", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.corp), .size = SZ(headers.corp), .def = "",
+     .help = "Cross-Origin-Resource-Policy"},
+    {.section = "headers", .name = "corp_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.corp_mode), .size = SZ(headers.corp_mode), .def = "",
+     .check = check_mode, .help = "Cross-Origin-Resource-Policy: set, default or off"},
+    {.section = "headers", .name = "coep", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.coep), .size = SZ(headers.coep), .def = "",
+     .help = "Cross-Origin-Embedder-Policy"},
+    {.section = "headers", .name = "coep_mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.coep_mode), .size = SZ(headers.coep_mode), .def = "",
+     .check = check_mode, .help = "Cross-Origin-Embedder-Policy: set, default or off"},
+    {.section = "headers", .name = "remove", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.remove), .size = SZ(headers.remove),
+     .def = "Server, X-Powered-By, X-AspNet-Version, X-AspNetMvc-Version", .check = check_names,
+     .help = "headers stripped from the app's responses (comma-separated, none for none)"},
+
+    {.section = "cookies", .name = "harden", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(cookies.harden), .def = "true",
+     .help = "add Secure, HttpOnly and SameSite to the app's cookies when missing"},
+    {.section = "cookies", .name = "script_readable", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(cookies.script_readable), .size = SZ(cookies.script_readable), .def = "",
+     .check = check_names, .help = "cookie names that get no HttpOnly (comma-separated)"},
+    {.section = "cookies", .name = "samesite", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(cookies.samesite), .size = SZ(cookies.samesite), .def = "Lax",
+     .check = check_samesite, .help = "SameSite added when missing: Lax, Strict or off"},
 };
 /* clang-format on */
 
@@ -223,6 +314,60 @@ static int check_token(const char *value, const char **why)
     if (!moat_hdr_is_token(value, strlen(value))) {
         *why = "must be an HTTP header name (RFC 9110 token)";
         return -1;
+    }
+    return 0;
+}
+
+/* Validates a header profile. */
+static int check_profile(const char *value, const char **why)
+{
+    enum moat_sech_profile p;
+
+    if (moat_secheaders_profile_parse(value, &p) != 0) {
+        *why = "must be standard or strict";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a header mode ("" = the profile's). */
+static int check_mode(const char *value, const char **why)
+{
+    enum moat_sech_mode m;
+
+    if (value[0] != '\0' &&
+        (moat_secheaders_mode_parse(value, &m) != 0 || m == MOAT_SECH_INHERIT)) {
+        *why = "must be set, default or off";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a cookie SameSite choice. */
+static int check_samesite(const char *value, const char **why)
+{
+    enum moat_cookie_samesite ss;
+
+    if (moat_cookie_samesite_parse(value, &ss) != 0) {
+        *why = "must be Lax, Strict or off";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a list of header or cookie names: tokens separated by commas and/or spaces. */
+static int check_names(const char *value, const char **why)
+{
+    size_t i = 0, n;
+
+    while (value[i] != '\0') {
+        n = strcspn(value + i, ", \t");
+        if (n > 0 && !moat_hdr_is_token(value + i, n)) {
+            *why = "must be names (RFC 9110 tokens) separated by commas";
+            return -1;
+        }
+        i += n;
+        i += strspn(value + i, ", \t");
     }
     return 0;
 }

@@ -123,6 +123,9 @@ static enum disp classify(const struct moat_fwd_input *in, const struct moat_hdr
             return DISP_DROP;
     if (in->request_id_header != NULL && moat_hdr_name_is(h, in->request_id_header))
         return DISP_DROP;
+    if (in->nonce_header != NULL && in->nonce_header[0] != '\0' &&
+        moat_hdr_name_is(h, in->nonce_header))
+        return DISP_DROP;
     /* WSGI maps '-' and '_' to the same variable: "X_Forwarded_For" could pose as ours.
      * Dropped like nginx does by default (underscores_in_headers off). */
     if (memchr(h->name, '_', h->name_len) != NULL)
@@ -367,6 +370,9 @@ long moat_fwd_build_head(const struct moat_fwd_input *in, char *out, size_t cap)
         in->request_id != NULL && in->request_id[0] != '\0')
         put_field(&w, in->request_id_header, strlen(in->request_id_header), in->request_id,
                   strlen(in->request_id));
+    if (in->nonce_header != NULL && in->nonce_header[0] != '\0' && in->nonce != NULL &&
+        in->nonce[0] != '\0')
+        put_field(&w, in->nonce_header, strlen(in->nonce_header), in->nonce, strlen(in->nonce));
     put(&w, "\r\n", 2);
     if (!w.failed && w.len <= (size_t)LONG_MAX)
         rc = (long)w.len;

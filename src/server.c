@@ -12,9 +12,9 @@
 #include "moat/log.h"
 #include "server_int.h"
 
-/* 16 unpredictable bytes for a request id without a getrandom(2) per request:
- * ChaCha20 keystream under a random per-process key, one block per counter. */
-static void srv_request_id(struct moat_server *srv, unsigned char out[16])
+/* 16 unpredictable bytes for a request id or a nonce without a getrandom(2) per
+ * request: ChaCha20 keystream under a random per-process key, one block per counter. */
+void srv_random16(struct moat_server *srv, unsigned char out[16])
 {
     uint64_t n = atomic_fetch_add(&srv->rid_counter, 1);
     unsigned char nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
@@ -70,6 +70,9 @@ static enum MHD_Result srv_queue_error(struct moat_server *srv, struct MHD_Conne
         MHD_add_response_header(r, srv->cfg->proxy.request_id_header, rc->request_id);
     if (close_conn || atomic_load(&srv->draining))
         MHD_add_response_header(r, "Connection", "close");
+    if (srv_secure_response(srv, rc, r) != 0)
+        moat_log(MOAT_LOG_WARN, "header_policy_failed", "security headers not applied to a %d",
+                 status);
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     rc->status = status;
@@ -177,7 +180,7 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     }
 
     client_addr(conn, &family, addr, rc->client_ip, sizeof(rc->client_ip));
-    srv_request_id(srv, rnd);
+    srv_random16(srv, rnd);
     sodium_bin2hex(generated, sizeof(generated), rnd, sizeof(rnd));
     memset(&in, 0, sizeof(in));
     in.client_trusted = family != AF_UNIX &&
@@ -197,6 +200,9 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     in.proto = "https";
     in.request_id = rc->request_id;
     in.request_id_header = cfg->proxy.request_id_header;
+    srv_nonce_make(srv, rc);
+    in.nonce_header = cfg->headers.nonce_header;
+    in.nonce = rc->nonce;
 
     rc->ex = moat_exchange_new(w->px, conn);
     if (rc->ex == NULL) {
@@ -240,6 +246,11 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
     r = moat_exchange_response(rc->ex, &status);
     if (r == NULL) {
         rc->reason = "bad_response_head";
+        return srv_queue_error(srv, conn, rc, 502, 0);
+    }
+    if (srv_secure_response(srv, rc, r) != 0) {
+        MHD_destroy_response(r);
+        rc->reason = "header_policy";
         return srv_queue_error(srv, conn, rc, 502, 0);
     }
     if (MHD_get_response_header(r, srv->cfg->proxy.request_id_header) == NULL)
@@ -500,6 +511,13 @@ void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
         pthread_mutex_unlock(&srv->conn_lock);
     }
     return rc;
+}
+
+void moat_server_set_policy(struct moat_server *srv, const struct moat_secheaders *sech,
+                            const struct moat_cookie_policy *cookies)
+{
+    srv->sech = sech;
+    srv->cookies = cookies;
 }
 
 int srv_sockaddr_ip(const struct sockaddr *sa, unsigned char addr[16])

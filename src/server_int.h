@@ -14,10 +14,12 @@
 
 #include "moat/config.h"
 #include "moat/connlimit.h"
+#include "moat/cookie.h"
 #include "moat/fwd.h"
 #include "moat/metrics.h"
 #include "moat/proxy.h"
 #include "moat/reqcheck.h"
+#include "moat/secheaders.h"
 #include "moat/server.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
@@ -56,6 +58,7 @@ struct req_ctx {
     char request_id[MOAT_REQUEST_ID_MAX + 1]; /* id sent upstream and logged */
     char client_ip[INET6_ADDRSTRLEN]; /* textual client address */
     char method[32];                  /* request method (truncated) */
+    char nonce[MOAT_SECH_NONCE_B64];  /* CSP nonce of this request, "" = none */
 };
 
 /* One listener worker: a thread running its own libmicrohttpd daemon (external
@@ -90,7 +93,9 @@ struct moat_server {
     pthread_mutex_t conn_lock;        /* guards the connection list */
     struct conn_ctx *conns;           /* open connections */
     unsigned char rid_key[crypto_stream_chacha20_KEYBYTES]; /* request-id key (random) */
-    atomic_uint_fast64_t rid_counter; /* request ids issued */
+    atomic_uint_fast64_t rid_counter; /* request ids and nonces issued */
+    const struct moat_secheaders *sech; /* header policy (borrowed), NULL = none */
+    const struct moat_cookie_policy *cookies; /* cookie hardening (borrowed), NULL = off */
 };
 
 /* libmicrohttpd callbacks (server.c). cls is the server, except for
@@ -104,6 +109,19 @@ void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
 void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
                      enum MHD_ConnectionNotificationCode toe);
 enum MHD_Result srv_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+
+/* 16 unpredictable bytes (server.c): ChaCha20 keystream under the server's
+ * random key, a fresh block per call; no system call. */
+void srv_random16(struct moat_server *srv, unsigned char out[16]);
+
+/* Sets rc->nonce to a fresh base64 nonce when the policy wants one for the
+ * request's path, else to "" (respond.c). */
+void srv_nonce_make(struct moat_server *srv, struct req_ctx *rc);
+
+/* Applies the header policy (removals, additions, CSP nonce) and cookie
+ * hardening to r, the response to rc, before it is queued (respond.c).
+ * Returns 0, or -1 when r could not be rewritten (the caller must not send it). */
+int srv_secure_response(struct moat_server *srv, struct req_ctx *rc, struct MHD_Response *r);
 
 /* Extracts family and address bytes (4 or 16) from a socket address; returns
  * the family, AF_UNSPEC when it has no IP address. */

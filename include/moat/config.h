@@ -16,7 +16,9 @@
 #define MOAT_CFG_STR 256   /* bytes for short string values (addresses, names) */
 #define MOAT_CFG_PATH 1024 /* bytes for paths and long strings */
 #define MOAT_CFG_MAX_CIDRS 32
-#define MOAT_CFG_MAX_KEYS 64 /* room in moat_config.sources for every key of the table */
+#define MOAT_CFG_MAX_KEYS 96 /* room in moat_config.sources for every key of the table */
+#define MOAT_CFG_VALUE 4097  /* bytes for a header value (MOAT_SECH_VALUE_MAX + NUL) */
+#define MOAT_CFG_MODE 16     /* bytes for a header mode: set | default | off | "" */
 
 /* Where a key's effective value came from. */
 enum moat_cfg_origin {
@@ -140,6 +142,41 @@ struct moat_config {
         int landlock;             /* sandbox.landlock: apply Landlock where the kernel has it */
     } sandbox;
 
+    /* Security headers; "" means the profile's default (see secheaders.h). */
+    struct {
+        char profile[MOAT_CFG_MODE];              /* headers.profile: standard | strict */
+        unsigned hsts_max_age;                    /* headers.hsts_max_age, seconds, 2 years */
+        int hsts_include_subdomains;              /* headers.hsts_include_subdomains, true */
+        int hsts_preload;                         /* headers.hsts_preload, false */
+        char hsts_mode[MOAT_CFG_MODE];            /* headers.hsts_mode: set | off */
+        char csp[MOAT_CFG_VALUE];                 /* headers.csp */
+        char csp_mode[MOAT_CFG_MODE];             /* headers.csp_mode */
+        char csp_report_only[MOAT_CFG_VALUE];     /* headers.csp_report_only */
+        char csp_report_only_mode[MOAT_CFG_MODE]; /* headers.csp_report_only_mode */
+        int csp_nonce;                            /* headers.csp_nonce: per-request nonces, true */
+        char nonce_header[MOAT_CFG_STR];          /* headers.nonce_header, X-CSP-Nonce */
+        char frame_options[MOAT_CFG_STR];         /* headers.frame_options */
+        char frame_options_mode[MOAT_CFG_MODE];   /* headers.frame_options_mode */
+        char referrer_policy[MOAT_CFG_STR];       /* headers.referrer_policy */
+        char referrer_policy_mode[MOAT_CFG_MODE]; /* headers.referrer_policy_mode */
+        char permissions_policy[MOAT_CFG_VALUE];  /* headers.permissions_policy */
+        char permissions_policy_mode[MOAT_CFG_MODE]; /* headers.permissions_policy_mode */
+        char coop[MOAT_CFG_STR];                     /* headers.coop */
+        char coop_mode[MOAT_CFG_MODE];               /* headers.coop_mode */
+        char corp[MOAT_CFG_STR];                     /* headers.corp */
+        char corp_mode[MOAT_CFG_MODE];               /* headers.corp_mode */
+        char coep[MOAT_CFG_STR];                     /* headers.coep */
+        char coep_mode[MOAT_CFG_MODE];               /* headers.coep_mode */
+        char remove[MOAT_CFG_PATH]; /* headers.remove: names stripped, "none" for none */
+    } headers;
+
+    /* Hardening of the app's Set-Cookie headers (see cookie.h). */
+    struct {
+        int harden;                          /* cookies.harden, true */
+        char script_readable[MOAT_CFG_PATH]; /* cookies.script_readable: names without HttpOnly */
+        char samesite[MOAT_CFG_MODE];        /* cookies.samesite: lax | strict | off */
+    } cookies;
+
     /* Origin of each key, indexed like the key table in config_keys.c (print order). */
     struct moat_cfg_source sources[MOAT_CFG_MAX_KEYS];
 };
@@ -190,6 +227,16 @@ int moat_config_parse_upstream(const char *s, struct moat_upstream_addr *out);
 
 /* Parses "A.B.C.D/N", "V6/N" or a bare address (full-length prefix). Returns 0 or -1. */
 int moat_config_parse_cidr(const char *s, struct moat_cidr *out);
+
+struct moat_secheaders;
+struct moat_cookie_policy;
+
+/* Builds the header policy p and the cookie policy cp from cfg's [headers] and
+ * [cookies] (profile, then each key that is not ""). cp->script_readable
+ * borrows from cfg. Both are caller-owned. Returns 0, or -1 with a message
+ * naming the key, its value and its source in err. */
+int moat_config_headers_build(const struct moat_config *cfg, struct moat_secheaders *p,
+                              struct moat_cookie_policy *cp, char *err, size_t errlen);
 
 /* True when the address (family, 4 or 16 bytes) lies in one of the networks. Pure. */
 int moat_cidr_match(const struct moat_cidr *nets, size_t n, int family, const unsigned char *addr);

@@ -10,9 +10,9 @@
  * trusted proxy, in which case moat appends to them (For, Forwarded) or keeps
  * them (Proto, Host); from an untrusted client every X-Forwarded-* field is
  * dropped. Always dropped: the client's Host, Content-Length, Expect, X-Real-IP,
- * request id header, and any field whose name contains '_' (WSGI would confuse
- * "X_Forwarded_For" with "X-Forwarded-For"). Also filters the upstream's
- * response headers for the client. */
+ * request id header, the CSP nonce header, and any field whose name contains
+ * '_' (WSGI would confuse "X_Forwarded_For" with "X-Forwarded-For"). Also
+ * filters the upstream's response headers for the client. */
 #ifndef MOAT_FWD_H
 #define MOAT_FWD_H
 
@@ -37,6 +37,9 @@ struct moat_fwd_input {
     const char *proto;                        /* "https" or "http" */
     const char *request_id;                   /* id to send (NUL-terminated) */
     const char *request_id_header;            /* header name to carry it */
+    const char *nonce_header; /* CSP nonce header: the client's copies are always dropped;
+                                 NULL or "" for none */
+    const char *nonce;        /* nonce to send in nonce_header, NULL or "" for none */
 };
 
 /* Writes the upstream request head (request line, headers, final CRLF) into

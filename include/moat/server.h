@@ -30,6 +30,15 @@ struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_u
                                     struct moat_tlsstore *tls, struct moat_metrics *metrics,
                                     char *err, size_t errlen);
 
+struct moat_secheaders;
+struct moat_cookie_policy;
+
+/* Sets the header policy and the cookie policy applied to every response
+ * (both borrowed for the server's lifetime, read-only; NULL = none / no cookie
+ * hardening). Call before moat_server_start. */
+void moat_server_set_policy(struct moat_server *srv, const struct moat_secheaders *sech,
+                            const struct moat_cookie_policy *cookies);
+
 /* Starts the worker threads and their daemons on the bound socket. Returns 0,
  * or -1 with a message in err. */
 int moat_server_start(struct moat_server *srv, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 /* test_fwd.c - unit tests for the upstream request head, request ids and hop-by-hop filtering. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -226,6 +227,48 @@ START_TEST(test_head_cap)
 }
 END_TEST
 
+/* The CSP nonce header: the client's copies (any case) are dropped, moat's is
+ * added after the request id; without a nonce none is sent at all. */
+START_TEST(test_head_nonce)
+{
+    static const char *const fields[] = {"X-CSP-Nonce", "forged",      "Accept",
+                                         "*/*",         "x-csp-nonce", "again"};
+    static const char *const want_tail[] = {"X-Request-Id: abc\r\nX-CSP-Nonce: bm9uY2U=\r\n\r\n",
+                                            "X-Request-Id: abc\r\n\r\n"};
+    struct moat_reqcheck_result check;
+    struct moat_hdr h[MAX_FIELDS];
+    struct moat_fwd_input in;
+    char out[OUT_CAP];
+    char want[OUT_CAP];
+    size_t i;
+    long n;
+
+    for (i = 0; i < 2; i++) {
+        build_input(&cases[0], &in, &check, h);
+        h[0].name = fields[0];
+        h[0].name_len = strlen(fields[0]);
+        h[0].value = fields[1];
+        h[0].value_len = strlen(fields[1]);
+        h[1].name = fields[2];
+        h[1].name_len = strlen(fields[2]);
+        h[1].value = fields[3];
+        h[1].value_len = strlen(fields[3]);
+        h[2].name = fields[4];
+        h[2].name_len = strlen(fields[4]);
+        h[2].value = fields[5];
+        h[2].value_len = strlen(fields[5]);
+        in.n_hdrs = 3;
+        in.nonce_header = "X-CSP-Nonce";
+        in.nonce = i == 0 ? "bm9uY2U=" : "";
+        snprintf(want, sizeof(want), "%s%s%s", LINE "Accept: */*\r\n", FWD_V4, want_tail[i]);
+        n = moat_fwd_build_head(&in, out, sizeof(out));
+        ck_assert_int_ge(n, 0);
+        ck_assert_msg((size_t)n == strlen(want) && memcmp(out, want, (size_t)n) == 0,
+                      "--- got\n%.*s--- want\n%s", (int)n, out, want);
+    }
+}
+END_TEST
+
 START_TEST(test_head_bad_input)
 {
     const struct fwd_case *c = &cases[0];
@@ -396,6 +439,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_head_table, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_loop_test(tc, test_head_cap, 0, sizeof(cases) / sizeof(cases[0]));
+    tcase_add_test(tc, test_head_nonce);
     tcase_add_test(tc, test_head_bad_input);
     tcase_add_test(tc, test_head_nul_in_value);
     tcase_add_loop_test(tc, test_request_id_table, 0, sizeof(rid_cases) / sizeof(rid_cases[0]));

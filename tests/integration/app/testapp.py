@@ -99,3 +99,36 @@ def set_hop():
     # the C tests covers those. X-Leak stays here.
     return Response("hop\n", mimetype="text/plain",
                     headers={"Connection": "X-Leak", "X-Leak": "1", "Keep-Alive": "timeout=5"})
+
+
+@app.route("/sech/own")
+def sech_own():
+    # An app that sets its own security headers and leaky ones (test_headers.c).
+    return Response("own headers\n", mimetype="text/plain", headers={
+        "Content-Security-Policy": "default-src 'self' https://app.example",
+        "X-Frame-Options": "SAMEORIGIN",
+        "Referrer-Policy": "no-referrer",
+        "X-Powered-By": "PHP/5.6",
+        "X-AspNet-Version": "4.0",
+        "Server": "AppServer/1.0",
+    })
+
+
+@app.route("/sech/nonce")
+def sech_nonce():
+    # Renders the nonce moat handed over into an inline script, as a template would.
+    nonce = request.headers.get("X-CSP-Nonce", "")
+    body = ('<!doctype html><title>nonce</title>'
+            '<script nonce="%s">document.title = "ran";</script>\n' % nonce)
+    return Response(body, mimetype="text/html")
+
+
+@app.route("/sech/cookies")
+def sech_cookies():
+    resp = Response("cookies\n", mimetype="text/plain")
+    resp.headers.add("Set-Cookie", "session=abc123; Path=/")
+    resp.headers.add("Set-Cookie", "csrftoken=tok; Path=/")
+    resp.headers.add("Set-Cookie", "strict=1; Path=/; SameSite=Strict")
+    resp.headers.add("Set-Cookie", "done=1; Secure; HttpOnly; SameSite=Lax")
+    resp.headers.add("Set-Cookie", "nameless-secret-value; Path=/")
+    return resp
