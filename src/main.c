@@ -20,9 +20,11 @@
 #include "moat/admin.h"
 #include "moat/cert.h"
 #include "moat/config.h"
+#include "moat/cookie.h"
 #include "moat/log.h"
 #include "moat/metrics.h"
 #include "moat/sandbox.h"
+#include "moat/secheaders.h"
 #include "moat/server.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
@@ -50,7 +52,9 @@ struct moat_runtime {
     struct moat_server *srv;       /* HTTPS listener (with its proxy engines) */
     struct moat_metrics *metrics;  /* the registry every listener records in */
     struct moat_admin *admin;      /* admin listener (metrics, probes), NULL when off */
-    double start_time;             /* wall-clock start, seconds since the epoch */
+    struct moat_secheaders sech;   /* security-header policy (immutable after start-up) */
+    struct moat_cookie_policy cookies; /* cookie hardening (immutable after start-up) */
+    double start_time;                 /* wall-clock start, seconds since the epoch */
 };
 
 extern char **environ;
@@ -81,7 +85,8 @@ static int mkdir_parents(const char *path)
     return 0;
 }
 
-/* The state directory: server.state_dir, else $XDG_STATE_HOME/moat, else
+/* The state directory: server.state_dir, else /var/lib/moat when started as
+ * root (privileges are dropped), else $XDG_STATE_HOME/moat, else
  * $HOME/.local/state/moat, else /tmp/moat-UID. */
 static void state_dir(const struct moat_config *cfg, char *out, size_t cap)
 {
@@ -90,6 +95,10 @@ static void state_dir(const struct moat_config *cfg, char *out, size_t cap)
 
     if (cfg->server.state_dir[0] != '\0')
         snprintf(out, cap, "%s", cfg->server.state_dir);
+    else if (geteuid() == 0 && !cfg->sandbox.allow_root)
+        /* Started as root, moat drops to sandbox.user: /root is closed to that
+         * user, so keep the state where it can read it again (SIGHUP). */
+        snprintf(out, cap, "/var/lib/moat");
     else if (xdg != NULL && xdg[0] == '/')
         snprintf(out, cap, "%s/moat", xdg);
     else if (home != NULL && home[0] == '/')
@@ -443,6 +452,16 @@ static void log_listening(const struct moat_config *cfg)
     moat_logline_end(&l);
 }
 
+/* Lint callback for --check-config: one "moat: warning:" line per weak choice. */
+static void lint_print(void *arg, const char *code, const char *where, const char *msg)
+{
+    (void)arg;
+    if (where[0] != '\0')
+        fprintf(stderr, "moat: warning: %s (under %s, %s)\n", msg, where, code);
+    else
+        fprintf(stderr, "moat: warning: %s (%s)\n", msg, code);
+}
+
 int main(int argc, char **argv)
 {
     static struct moat_runtime rt; /* large: keep it off the stack */
@@ -494,6 +513,10 @@ int main(int argc, char **argv)
                 rt.cli.child_argv[0]);
         return EXIT_CONFIG;
     }
+    if (moat_config_headers_build(&rt.cfg, &rt.sech, &rt.cookies, err, sizeof(err)) != 0) {
+        fprintf(stderr, "moat: %s\n", err);
+        return EXIT_CONFIG;
+    }
     if (rt.cli.check_config) {
         if (moat_config_print(&rt.cfg, 1) != 0)
             return EXIT_CONFIG;
@@ -501,6 +524,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "moat: configuration is valid but the TLS material is not\n");
             return EXIT_CONFIG;
         }
+        moat_secheaders_lint(&rt.sech, lint_print, NULL);
         fprintf(stderr, "moat: configuration OK\n");
         return EXIT_OK;
     }
@@ -525,6 +549,7 @@ int main(int argc, char **argv)
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
         goto out;
     }
+    moat_server_set_policy(rt.srv, &rt.sech, rt.cfg.cookies.harden ? &rt.cookies : NULL);
     if (admin_prepare(&rt) != 0)
         goto out;
     /* Everything is bound and loaded: narrow the process, then start threads. */

@@ -1,6 +1,7 @@
 /* test_cli.c - integration tests of moat's command line: --help, --version, --check-config,
  * exit codes for bad usage, bad config and startup failures, and the --dev certificate. */
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +331,47 @@ static void dev_start(struct h_moat *m, const char *state_dir, char *served)
     harness_conn_close(&c);
 }
 
+/* The README's first command: "moat --dev" started by root with no state
+ * directory. /root is closed to the user moat drops to, so the automatic
+ * state directory must be one that user can use (/var/lib/moat), else the
+ * sandbox setup fails and moat exits. HOME points at a root-only directory to
+ * reproduce that whatever the machine. */
+START_TEST(test_dev_as_root_default_state)
+{
+    static const char *const args[] = {"--dev", NULL};
+    char home[H_PATH];
+    char env_home[H_PATH + 8];
+    const char *env[] = {NULL, "XDG_STATE_HOME=", NULL};
+    struct h_moat_opts o = {0};
+    struct h_moat m;
+    struct h_conn c;
+    char served[65];
+
+    if (geteuid() != 0) {
+        harness_log("not root: the automatic state directory is the user's own; skipped");
+        return;
+    }
+    harness_path(home, sizeof(home), "roothome");
+    ck_assert_int_eq(mkdir(home, 0700), 0);
+    ck_assert_int_eq(chown(home, 0, 0), 0);
+    snprintf(env_home, sizeof(env_home), "HOME=%s", home);
+    env[0] = env_home;
+    o.upstream = "http://127.0.0.1:9";
+    o.args = args;
+    o.env = env;
+    o.no_cert = 1;
+    ck_assert_msg(harness_moat_start(&m, &o) == 0, "moat --dev as root did not start");
+    ck_assert_msg(harness_conn_open(&c, m.port) == 0, "TLS to the dev cert: %s", c.error);
+    ck_assert_int_eq(harness_conn_peer_sha256(&c, served), 0);
+    harness_conn_close(&c);
+    ck_assert_int_eq(kill(m.pid, SIGHUP), 0);
+    harness_sleep_ms(300);
+    ck_assert_msg(harness_conn_open(&c, m.port) == 0, "after SIGHUP: %s", c.error);
+    harness_conn_close(&c);
+    ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
+}
+END_TEST
+
 START_TEST(test_dev_cert)
 {
     char state[H_PATH];
@@ -407,6 +449,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_cli_table, 0, (int)(sizeof(cli_cases) / sizeof(cli_cases[0])));
     tcase_add_test(dev, test_dev_cert);
+    tcase_add_test(dev, test_dev_as_root_default_state);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, dev);
     return harness_run_suites(suites);
