@@ -1,5 +1,6 @@
 /* cert.c - checks a certificate/key pair before it is served, and makes the --dev certificate (OpenSSL 3). */
 #include "moat/cert.h"
+#include "moat/log.h"
 #include "moat/fileio.h"
 
 #include <arpa/inet.h>
@@ -33,19 +34,6 @@
 #define DEV_RENEW_SECS (30L * 24 * 3600) /* regenerate when less than this is left */
 #define DEV_CERT_NAME "dev-cert.pem"
 #define DEV_KEY_NAME "dev-key.pem"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The most recent OpenSSL error as text (into buf), then an empty queue. */
 static const char *ossl_why(char *buf, size_t cap)
@@ -179,7 +167,7 @@ static int chain_read(const char *pem, size_t len, const char *path, X509 **leaf
     *rest = sk_X509_new_null();
     bio = BIO_new_mem_buf(pem, (int)len);
     if (*rest == NULL || bio == NULL) {
-        set_err(err, errlen, "out of memory reading %s", path);
+        moat_set_err(err, errlen, "out of memory reading %s", path);
         goto out;
     }
     for (;;) {
@@ -191,7 +179,7 @@ static int chain_read(const char *pem, size_t len, const char *path, X509 **leaf
             *leaf = x;
         } else if (sk_X509_push(*rest, x) <= 0) {
             X509_free(x);
-            set_err(err, errlen, "out of memory reading %s", path);
+            moat_set_err(err, errlen, "out of memory reading %s", path);
             goto out;
         }
         x = NULL;
@@ -199,12 +187,12 @@ static int chain_read(const char *pem, size_t len, const char *path, X509 **leaf
     }
     e = ERR_peek_last_error();
     if (!(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
-        set_err(err, errlen, "certificate %zu in %s does not parse: %s", *count + 1, path,
+        moat_set_err(err, errlen, "certificate %zu in %s does not parse: %s", *count + 1, path,
                 ossl_why(why, sizeof(why)));
         goto out;
     }
     if (*count == 0) {
-        set_err(err, errlen, "no certificate found in %s", path);
+        moat_set_err(err, errlen, "no certificate found in %s", path);
         goto out;
     }
     rc = 0;
@@ -224,7 +212,7 @@ static int chain_order_check(X509 *leaf, STACK_OF(X509) *rest, const char *path,
     for (i = 0; i < sk_X509_num(rest); i++) {
         parent = sk_X509_value(rest, i);
         if (X509_check_issued(parent, child) != X509_V_OK) {
-            set_err(err, errlen,
+            moat_set_err(err, errlen,
                     "certificate %d in %s did not issue certificate %d (order: leaf first, then each issuer)",
                     i + 2, path, i + 1);
             goto out;
@@ -276,7 +264,7 @@ static int key_read(const char *pem, size_t len, const char *path, EVP_PKEY **pk
     *pkey = NULL;
     bio = BIO_new_mem_buf(pem, (int)len);
     if (bio == NULL) {
-        set_err(err, errlen, "out of memory reading %s", path);
+        moat_set_err(err, errlen, "out of memory reading %s", path);
         goto out;
     }
     ERR_clear_error();
@@ -286,12 +274,12 @@ static int key_read(const char *pem, size_t len, const char *path, EVP_PKEY **pk
         goto out;
     }
     if (asked || strstr(pem, "ENCRYPTED") != NULL)
-        set_err(err, errlen, "%s: encrypted private keys are not supported (store it unencrypted, mode 0600)",
+        moat_set_err(err, errlen, "%s: encrypted private keys are not supported (store it unencrypted, mode 0600)",
                 path);
     else if (!has_key_block(pem))
-        set_err(err, errlen, "no private key found in %s", path);
+        moat_set_err(err, errlen, "no private key found in %s", path);
     else
-        set_err(err, errlen, "private key in %s does not parse: %s", path, ossl_why(why, sizeof(why)));
+        moat_set_err(err, errlen, "private key in %s does not parse: %s", path, ossl_why(why, sizeof(why)));
 out:
     ERR_clear_error();
     BIO_free(bio);
@@ -309,23 +297,23 @@ static int key_type_check(EVP_PKEY *pkey, const char *path, struct moat_cert_inf
     if (EVP_PKEY_is_a(pkey, "RSA")) {
         snprintf(info->key_type, sizeof(info->key_type), "RSA");
         if (info->key_bits < RSA_MIN_BITS) {
-            set_err(err, errlen, "RSA key in %s has %d bits; at least %d are required", path, info->key_bits,
+            moat_set_err(err, errlen, "RSA key in %s has %d bits; at least %d are required", path, info->key_bits,
                     RSA_MIN_BITS);
             goto out;
         }
     } else if (EVP_PKEY_is_a(pkey, "EC")) {
         snprintf(info->key_type, sizeof(info->key_type), "ECDSA");
         if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1) {
-            set_err(err, errlen, "EC key in %s does not use a named curve (use P-256 or P-384)", path);
+            moat_set_err(err, errlen, "EC key in %s does not use a named curve (use P-256 or P-384)", path);
             goto out;
         }
         if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0 && strcmp(group, "secp384r1") != 0 &&
             strcmp(group, "P-384") != 0) {
-            set_err(err, errlen, "EC key in %s uses curve %s; use P-256 or P-384", path, group);
+            moat_set_err(err, errlen, "EC key in %s uses curve %s; use P-256 or P-384", path, group);
             goto out;
         }
     } else {
-        set_err(err, errlen, "key in %s has unsupported type %s (use ECDSA P-256/P-384 or RSA >= %d bits)", path,
+        moat_set_err(err, errlen, "key in %s has unsupported type %s (use ECDSA P-256/P-384 or RSA >= %d bits)", path,
                 OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)), RSA_MIN_BITS);
         goto out;
     }
@@ -366,28 +354,28 @@ int moat_cert_check(const char *cert_path, const char *key_path, time_t now, str
     if (key_type_check(pkey, key_path, info, err, errlen) != 0)
         goto out;
     if (X509_check_private_key(leaf, pkey) != 1) {
-        set_err(err, errlen, "%s does not match the certificate in %s", key_path, cert_path);
+        moat_set_err(err, errlen, "%s does not match the certificate in %s", key_path, cert_path);
         goto out;
     }
 
     cmp = X509_cmp_time(X509_get0_notAfter(leaf), &now);
     if (cmp == 0) {
-        set_err(err, errlen, "certificate in %s has an unreadable notAfter date", cert_path);
+        moat_set_err(err, errlen, "certificate in %s has an unreadable notAfter date", cert_path);
         goto out;
     }
     if (cmp < 0) {
         fmt_time(info->not_after, when, sizeof(when));
-        set_err(err, errlen, "certificate in %s expired on %s", cert_path, when);
+        moat_set_err(err, errlen, "certificate in %s expired on %s", cert_path, when);
         goto out;
     }
     cmp = X509_cmp_time(X509_get0_notBefore(leaf), &now);
     if (cmp == 0) {
-        set_err(err, errlen, "certificate in %s has an unreadable notBefore date", cert_path);
+        moat_set_err(err, errlen, "certificate in %s has an unreadable notBefore date", cert_path);
         goto out;
     }
     if (cmp > 0) {
         fmt_time(info->not_before, when, sizeof(when));
-        set_err(err, errlen, "certificate in %s is not valid before %s", cert_path, when);
+        moat_set_err(err, errlen, "certificate in %s is not valid before %s", cert_path, when);
         goto out;
     }
     rc = 0;
@@ -412,15 +400,15 @@ static int state_dir_make(const char *dir, char *err, size_t errlen)
         goto out;
     }
     if (errno == ENOENT) {
-        set_err(err, errlen, "cannot create state directory %s: its parent directory does not exist", dir);
+        moat_set_err(err, errlen, "cannot create state directory %s: its parent directory does not exist", dir);
         goto out;
     }
     if (errno != EEXIST) {
-        set_err(err, errlen, "cannot create state directory %s: %s", dir, strerror(errno));
+        moat_set_err(err, errlen, "cannot create state directory %s: %s", dir, strerror(errno));
         goto out;
     }
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        set_err(err, errlen, "state directory %s exists and is not a directory", dir);
+        moat_set_err(err, errlen, "state directory %s exists and is not a directory", dir);
         goto out;
     }
     rc = 0;
@@ -441,17 +429,17 @@ static int file_write_atomic(const char *dir, const char *base, const char *fina
 
     n = snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        set_err(err, errlen, "state directory path %s is too long", dir);
+        moat_set_err(err, errlen, "state directory path %s is too long", dir);
         goto out;
     }
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "cannot create a temporary file in %s: %s", dir, strerror(errno));
+        moat_set_err(err, errlen, "cannot create a temporary file in %s: %s", dir, strerror(errno));
         goto out;
     }
     have_tmp = 1;
     if (fchmod(fd, mode) != 0) {
-        set_err(err, errlen, "cannot set the mode of %s: %s", tmp, strerror(errno));
+        moat_set_err(err, errlen, "cannot set the mode of %s: %s", tmp, strerror(errno));
         goto out;
     }
     while (off < len) {
@@ -459,23 +447,23 @@ static int file_write_atomic(const char *dir, const char *base, const char *fina
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            moat_set_err(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
             goto out;
         }
         off += (size_t)n;
     }
     if (fsync(fd) != 0) {
-        set_err(err, errlen, "cannot sync %s: %s", tmp, strerror(errno));
+        moat_set_err(err, errlen, "cannot sync %s: %s", tmp, strerror(errno));
         goto out;
     }
     n = close(fd);
     fd = -1;
     if (n != 0) {
-        set_err(err, errlen, "cannot close %s: %s", tmp, strerror(errno));
+        moat_set_err(err, errlen, "cannot close %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (rename(tmp, final_path) != 0) {
-        set_err(err, errlen, "cannot rename %s to %s: %s", tmp, final_path, strerror(errno));
+        moat_set_err(err, errlen, "cannot rename %s to %s: %s", tmp, final_path, strerror(errno));
         goto out;
     }
     have_tmp = 0;
@@ -572,12 +560,12 @@ static int dev_generate(const char *dir, const char *cert_path, const char *key_
     ERR_clear_error();
     pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     if (pkey == NULL) {
-        set_err(err, errlen, "cannot generate a P-256 key: %s", ossl_why(why, sizeof(why)));
+        moat_set_err(err, errlen, "cannot generate a P-256 key: %s", ossl_why(why, sizeof(why)));
         goto out;
     }
     x = dev_cert_build(pkey, time(NULL));
     if (x == NULL) {
-        set_err(err, errlen, "cannot build the development certificate: %s", ossl_why(why, sizeof(why)));
+        moat_set_err(err, errlen, "cannot build the development certificate: %s", ossl_why(why, sizeof(why)));
         goto out;
     }
     /* A secure-memory BIO: its buffer is cleansed when it grows and when freed. */
@@ -585,7 +573,7 @@ static int dev_generate(const char *dir, const char *cert_path, const char *key_
     cbio = BIO_new(BIO_s_mem());
     if (kbio == NULL || cbio == NULL || PEM_write_bio_PrivateKey(kbio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
         PEM_write_bio_X509(cbio, x) != 1) {
-        set_err(err, errlen, "cannot encode the development certificate: %s", ossl_why(why, sizeof(why)));
+        moat_set_err(err, errlen, "cannot encode the development certificate: %s", ossl_why(why, sizeof(why)));
         goto out;
     }
     dlen = BIO_get_mem_data(kbio, &data);
@@ -622,7 +610,7 @@ int moat_cert_dev_ensure(const char *state_dir, char *cert_out, char *key_out, s
     n1 = snprintf(cert_out, cap, "%s/%s", state_dir, DEV_CERT_NAME);
     n2 = snprintf(key_out, cap, "%s/%s", state_dir, DEV_KEY_NAME);
     if (n1 < 0 || n2 < 0 || (size_t)n1 >= cap || (size_t)n2 >= cap) {
-        set_err(err, errlen, "state directory path %s is too long", state_dir);
+        moat_set_err(err, errlen, "state directory path %s is too long", state_dir);
         goto out;
     }
     if (state_dir_make(state_dir, err, errlen) != 0)

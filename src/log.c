@@ -240,3 +240,14 @@ void moat_log_vdebug_line(const char *event, const char *fmt, va_list ap)
         msg[--n] = '\0';
     moat_log(MOAT_LOG_DEBUG, event, "%s", msg);
 }
+
+void moat_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

@@ -21,20 +21,6 @@
 #define PW_BUF 16384     /* room for one passwd or group entry */
 #define CAP_MAX_PROBE 64 /* capability numbers probed in the bounding set */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int moat_privs_parse_id(const char *s, uint32_t *id)
 {
     unsigned long long v = 0;
@@ -77,7 +63,7 @@ static int privs_resolve(const struct moat_privs_cfg *cfg, uid_t *uid, gid_t *gi
         }
     } else {
         if (getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL) {
-            set_err(err, errlen, "sandbox.user \"%s\": no such user (use a numeric uid)", user);
+            moat_set_err(err, errlen, "sandbox.user \"%s\": no such user (use a numeric uid)", user);
             goto out;
         }
         *uid = pw.pw_uid;
@@ -90,7 +76,7 @@ static int privs_resolve(const struct moat_privs_cfg *cfg, uid_t *uid, gid_t *gi
         *gid = (gid_t)id;
     } else {
         if (getgrnam_r(group, &gr, buf, sizeof(buf), &grp) != 0 || grp == NULL) {
-            set_err(err, errlen, "sandbox.group \"%s\": no such group (use a numeric gid)", group);
+            moat_set_err(err, errlen, "sandbox.group \"%s\": no such group (use a numeric gid)", group);
             goto out;
         }
         *gid = gr.gr_gid;
@@ -137,7 +123,7 @@ static int caps_narrow_inherited(uint64_t keep, int may_drop_bounding, char *err
     int rc = -1;
 
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
-        set_err(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
+        moat_set_err(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
         goto out;
     }
     if (!may_drop_bounding) {
@@ -150,7 +136,7 @@ static int caps_narrow_inherited(uint64_t keep, int may_drop_bounding, char *err
         if ((keep >> cap) & 1u)
             continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-            set_err(err, errlen, "cannot drop capability %d from the bounding set: %s", cap,
+            moat_set_err(err, errlen, "cannot drop capability %d from the bounding set: %s", cap,
                     strerror(errno));
             goto out;
         }
@@ -170,25 +156,25 @@ static int privs_verify(uid_t uid, gid_t gid, uint64_t keep, char *err, size_t e
     int rc = -1;
 
     if (getresuid(&r, &e, &s) != 0 || r != uid || e != uid || s != uid) {
-        set_err(err, errlen, "uid change did not take: real/effective/saved %u/%u/%u, wanted %u",
+        moat_set_err(err, errlen, "uid change did not take: real/effective/saved %u/%u/%u, wanted %u",
                 (unsigned)r, (unsigned)e, (unsigned)s, (unsigned)uid);
         goto out;
     }
     if (getresgid(&rg, &eg, &sg) != 0 || rg != gid || eg != gid || sg != gid) {
-        set_err(err, errlen, "gid change did not take: real/effective/saved %u/%u/%u, wanted %u",
+        moat_set_err(err, errlen, "gid change did not take: real/effective/saved %u/%u/%u, wanted %u",
                 (unsigned)rg, (unsigned)eg, (unsigned)sg, (unsigned)gid);
         goto out;
     }
     if (getgroups(0, NULL) != 0) {
-        set_err(err, errlen, "supplementary groups are still set");
+        moat_set_err(err, errlen, "supplementary groups are still set");
         goto out;
     }
     if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0) {
-        set_err(err, errlen, "root could be regained after dropping privileges");
+        moat_set_err(err, errlen, "root could be regained after dropping privileges");
         goto out;
     }
     if (caps_get(&eff, &prm, &inh) != 0 || (prm & ~keep) != 0 || (eff & ~keep) != 0 || inh != 0) {
-        set_err(err, errlen, "capabilities remain after dropping privileges");
+        moat_set_err(err, errlen, "capabilities remain after dropping privileges");
         goto out;
     }
     rc = 0;
@@ -204,29 +190,29 @@ static int privs_drop_root(uid_t uid, gid_t gid, uint64_t keep, char *err, size_
     if (caps_narrow_inherited(keep, 1, err, errlen) != 0)
         goto out;
     if (keep != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
-        set_err(err, errlen, "PR_SET_KEEPCAPS: %s", strerror(errno));
+        moat_set_err(err, errlen, "PR_SET_KEEPCAPS: %s", strerror(errno));
         goto out;
     }
     if (setgroups(0, NULL) != 0) {
-        set_err(err, errlen, "setgroups: %s", strerror(errno));
+        moat_set_err(err, errlen, "setgroups: %s", strerror(errno));
         goto out;
     }
     if (setresgid(gid, gid, gid) != 0) {
-        set_err(err, errlen, "cannot change group to %u: %s", (unsigned)gid, strerror(errno));
+        moat_set_err(err, errlen, "cannot change group to %u: %s", (unsigned)gid, strerror(errno));
         goto out;
     }
     if (setresuid(uid, uid, uid) != 0) {
-        set_err(err, errlen, "cannot change user to %u: %s", (unsigned)uid, strerror(errno));
+        moat_set_err(err, errlen, "cannot change user to %u: %s", (unsigned)uid, strerror(errno));
         goto out;
     }
     /* With KEEPCAPS the permitted set survived the uid change: keep only
      * keep. Without it, this clears the inheritable set the kernel leaves. */
     if (caps_set(keep, keep, 0) != 0) {
-        set_err(err, errlen, "cannot keep CAP_KILL: %s", strerror(errno));
+        moat_set_err(err, errlen, "cannot keep CAP_KILL: %s", strerror(errno));
         goto out;
     }
     if (keep != 0 && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) {
-        set_err(err, errlen, "PR_SET_KEEPCAPS: %s", strerror(errno));
+        moat_set_err(err, errlen, "PR_SET_KEEPCAPS: %s", strerror(errno));
         goto out;
     }
     if (privs_verify(uid, gid, keep, err, errlen) != 0)
@@ -243,14 +229,14 @@ static int privs_narrow_user(uint64_t keep, char *err, size_t errlen)
     int rc = -1;
 
     if (caps_get(&eff, &prm, &inh) != 0) {
-        set_err(err, errlen, "capget: %s", strerror(errno));
+        moat_set_err(err, errlen, "capget: %s", strerror(errno));
         goto out;
     }
     want = prm & keep;
     if (caps_narrow_inherited(want, (eff >> CAP_SETPCAP) & 1u, err, errlen) != 0)
         goto out;
     if ((prm != want || eff != want || inh != 0) && caps_set(want, want, 0) != 0) {
-        set_err(err, errlen, "cannot drop capabilities: %s", strerror(errno));
+        moat_set_err(err, errlen, "cannot drop capabilities: %s", strerror(errno));
         goto out;
     }
     rc = 0;
@@ -268,12 +254,12 @@ int moat_privs_drop(const struct moat_privs_cfg *cfg, enum moat_privs_outcome *o
     int rc = -1;
 
     if (getresuid(&r, &e, &s) != 0) {
-        set_err(err, errlen, "getresuid: %s", strerror(errno));
+        moat_set_err(err, errlen, "getresuid: %s", strerror(errno));
         goto out;
     }
     threads = moat_sb_thread_count();
     if (keep != 0 && threads != 1) {
-        set_err(err, errlen, "keeping CAP_KILL needs a single-threaded process (%u threads)",
+        moat_set_err(err, errlen, "keeping CAP_KILL needs a single-threaded process (%u threads)",
                 threads);
         goto out;
     }
@@ -294,7 +280,7 @@ int moat_privs_drop(const struct moat_privs_cfg *cfg, enum moat_privs_outcome *o
     if (privs_resolve(cfg, &uid, &gid, err, errlen) != 0)
         goto out;
     if (uid == 0 || gid == 0) {
-        set_err(err, errlen,
+        moat_set_err(err, errlen,
                 "refusing to run as uid %u gid %u: root (set sandbox.allow_root to allow)",
                 (unsigned)uid, (unsigned)gid);
         goto out;
@@ -303,7 +289,7 @@ int moat_privs_drop(const struct moat_privs_cfg *cfg, enum moat_privs_outcome *o
         goto out;
     /* A credential change resets the dumpable flag: clear it again. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        set_err(err, errlen, "PR_SET_DUMPABLE: %s", strerror(errno));
+        moat_set_err(err, errlen, "PR_SET_DUMPABLE: %s", strerror(errno));
         goto out;
     }
     *outcome = MOAT_PRIVS_DROPPED;
@@ -318,15 +304,15 @@ int moat_privs_harden(char *err, size_t errlen)
     int rc = -1;
 
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        set_err(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+        moat_set_err(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         goto out;
     }
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        set_err(err, errlen, "PR_SET_DUMPABLE: %s", strerror(errno));
+        moat_set_err(err, errlen, "PR_SET_DUMPABLE: %s", strerror(errno));
         goto out;
     }
     if (setrlimit(RLIMIT_CORE, &none) != 0) {
-        set_err(err, errlen, "RLIMIT_CORE: %s", strerror(errno));
+        moat_set_err(err, errlen, "RLIMIT_CORE: %s", strerror(errno));
         goto out;
     }
     rc = 0;

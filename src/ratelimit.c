@@ -1,5 +1,6 @@
 /* ratelimit.c - per-client and global lockouts after repeated failed shutdown attempts (pure). */
 #include "moat/ratelimit.h"
+#include "moat/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,20 +41,6 @@ struct moat_ratelimit {
     struct rl_entry *table;        /* cfg.table_size entries */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-}
-
 void moat_ratelimit_cfg_default(struct moat_ratelimit_cfg *cfg)
 {
     cfg->max_failures = 5;
@@ -70,22 +57,22 @@ static int cfg_check(const struct moat_ratelimit_cfg *cfg, char *err, size_t err
     int rc = -1;
 
     if (cfg->max_failures < 1 || cfg->max_failures > MOAT_RATELIMIT_MAX_FAILURES_CAP)
-        set_err(err, errlen, "max_failures %u is out of range 1..%u", cfg->max_failures,
+        moat_set_err(err, errlen, "max_failures %u is out of range 1..%u", cfg->max_failures,
                 MOAT_RATELIMIT_MAX_FAILURES_CAP);
     else if (cfg->global_max_failures < 1 ||
              cfg->global_max_failures > MOAT_RATELIMIT_MAX_FAILURES_CAP)
-        set_err(err, errlen, "global_max_failures %u is out of range 1..%u",
+        moat_set_err(err, errlen, "global_max_failures %u is out of range 1..%u",
                 cfg->global_max_failures, MOAT_RATELIMIT_MAX_FAILURES_CAP);
     else if (cfg->window_ms == 0)
-        set_err(err, errlen, "window_ms must be positive");
+        moat_set_err(err, errlen, "window_ms must be positive");
     else if (cfg->cooldown_ms == 0)
-        set_err(err, errlen, "cooldown_ms must be positive");
+        moat_set_err(err, errlen, "cooldown_ms must be positive");
     else if (cfg->max_cooldown_ms < cfg->cooldown_ms || cfg->max_cooldown_ms > MAX_COOLDOWN_MS)
-        set_err(err, errlen, "max_cooldown_ms %llu is out of range %llu..%llu",
+        moat_set_err(err, errlen, "max_cooldown_ms %llu is out of range %llu..%llu",
                 (unsigned long long)cfg->max_cooldown_ms, (unsigned long long)cfg->cooldown_ms,
                 (unsigned long long)MAX_COOLDOWN_MS);
     else if (cfg->table_size < 1 || cfg->table_size > MAX_TABLE)
-        set_err(err, errlen, "table_size %zu is out of range 1..%u", cfg->table_size, MAX_TABLE);
+        moat_set_err(err, errlen, "table_size %zu is out of range 1..%u", cfg->table_size, MAX_TABLE);
     else
         rc = 0;
     return rc;
@@ -103,18 +90,18 @@ int moat_ratelimit_new(const struct moat_ratelimit_cfg *cfg, struct moat_ratelim
         goto out;
     rl = calloc(1, sizeof *rl);
     if (rl == NULL) {
-        set_err(err, errlen, "out of memory for the rate limiter");
+        moat_set_err(err, errlen, "out of memory for the rate limiter");
         goto out;
     }
     rl->cfg = *cfg;
     if (pthread_mutex_init(&rl->lock, NULL) != 0) {
-        set_err(err, errlen, "cannot initialise the rate limiter's mutex");
+        moat_set_err(err, errlen, "cannot initialise the rate limiter's mutex");
         goto out;
     }
     lock_ok = 1;
     rl->table = calloc(cfg->table_size, sizeof *rl->table);
     if (rl->table == NULL) {
-        set_err(err, errlen, "out of memory for the rate limiter");
+        moat_set_err(err, errlen, "out of memory for the rate limiter");
         goto out;
     }
     *out = rl;

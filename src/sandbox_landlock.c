@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sandbox_int.h"
+#include "moat/log.h"
 
 /* The Debian 12 headers (Linux 6.1) stop at ABI 2: later constants, from the
  * kernel's include/uapi/linux/landlock.h, are defined here when missing. */
@@ -59,20 +60,6 @@ static const char *const ll_resolver_files[] = {
     "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int ll_abi(void)
 {
     long v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
@@ -113,11 +100,11 @@ static int ll_add_path(int ruleset, const char *path, uint64_t access, uint64_t 
             rc = 0;
             goto out;
         }
-        set_err(err, errlen, "landlock: cannot open %s: %s", path, strerror(errno));
+        moat_set_err(err, errlen, "landlock: cannot open %s: %s", path, strerror(errno));
         goto out;
     }
     if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "landlock: cannot stat %s: %s", path, strerror(errno));
+        moat_set_err(err, errlen, "landlock: cannot stat %s: %s", path, strerror(errno));
         goto out;
     }
     if (!S_ISDIR(st.st_mode))
@@ -128,7 +115,7 @@ static int ll_add_path(int ruleset, const char *path, uint64_t access, uint64_t 
     pb.allowed_access = access & handled;
     pb.parent_fd = fd;
     if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) != 0) {
-        set_err(err, errlen, "landlock: cannot add a rule for %s: %s", path, strerror(errno));
+        moat_set_err(err, errlen, "landlock: cannot add a rule for %s: %s", path, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -144,7 +131,7 @@ static int ll_add_port(int ruleset, uint16_t port, uint64_t access, char *err, s
     int rc = -1;
 
     if (syscall(SYS_landlock_add_rule, ruleset, SB_LL_RULE_NET_PORT, &np, 0) != 0) {
-        set_err(err, errlen, "landlock: cannot add a rule for TCP port %u: %s", (unsigned)port,
+        moat_set_err(err, errlen, "landlock: cannot add a rule for TCP port %u: %s", (unsigned)port,
                 strerror(errno));
         goto out;
     }
@@ -228,13 +215,13 @@ int moat_sb_landlock_apply(const struct moat_sandbox_cfg *cfg, struct moat_sandb
     }
     ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
     if (ruleset < 0) {
-        set_err(err, errlen, "landlock_create_ruleset (ABI %d): %s", abi, strerror(errno));
+        moat_set_err(err, errlen, "landlock_create_ruleset (ABI %d): %s", abi, strerror(errno));
         goto out;
     }
     if (ll_add_rules(ruleset, abi, cfg, rep, err, errlen) != 0)
         goto out;
     if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
-        set_err(err, errlen, "landlock_restrict_self: %s", strerror(errno));
+        moat_set_err(err, errlen, "landlock_restrict_self: %s", strerror(errno));
         goto out;
     }
     rep->landlock_net = abi >= 4;

@@ -51,6 +51,7 @@
 #include <linux/netlink.h>
 
 #include "sandbox_int.h"
+#include "moat/log.h"
 
 /* Allowed with any arguments. */
 /* clang-format off */
@@ -109,20 +110,6 @@ static const char *const sc_sanitizer[] = {
 /* ... and one creating files in the state directory (mkostemp: O_RDWR|O_CREAT|O_EXCL). */
 #define SC_OPEN_RW (SC_OPEN_RO | (uint32_t)(O_WRONLY | O_RDWR | O_CREAT | O_EXCL | O_TRUNC))
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Allows each named call; names this architecture lacks are skipped. */
 static int sc_allow_names(scmp_filter_ctx ctx, const char *const *names, size_t n, char *err,
                           size_t errlen)
@@ -137,7 +124,7 @@ static int sc_allow_names(scmp_filter_ctx ctx, const char *const *names, size_t 
             continue;
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
         if (r != 0) {
-            set_err(err, errlen, "seccomp: cannot allow %s: %s", names[i], strerror(-r));
+            moat_set_err(err, errlen, "seccomp: cannot allow %s: %s", names[i], strerror(-r));
             goto out;
         }
     }
@@ -153,7 +140,7 @@ static int sc_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *nam
     int r = seccomp_rule_add_array(ctx, action, nr, n, args);
 
     if (r != 0) {
-        set_err(err, errlen, "seccomp: cannot add a rule for %s: %s", name, strerror(-r));
+        moat_set_err(err, errlen, "seccomp: cannot add a rule for %s: %s", name, strerror(-r));
         return -1;
     }
     return 0;
@@ -253,7 +240,7 @@ int moat_sb_seccomp_apply(const struct moat_sandbox_cfg *cfg, struct moat_sandbo
     }
     ctx = seccomp_init(sc_default_action(cfg->seccomp));
     if (ctx == NULL) {
-        set_err(err, errlen, "seccomp: cannot create a filter");
+        moat_set_err(err, errlen, "seccomp: cannot create a filter");
         goto out;
     }
     /* Every thread gets the filter; a foreign architecture's calls die;
@@ -264,7 +251,7 @@ int moat_sb_seccomp_apply(const struct moat_sandbox_cfg *cfg, struct moat_sandbo
     if (r == 0)
         r = seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
     if (r != 0) {
-        set_err(err, errlen, "seccomp: cannot set filter attributes: %s", strerror(-r));
+        moat_set_err(err, errlen, "seccomp: cannot set filter attributes: %s", strerror(-r));
         goto out;
     }
     /* The kernel logs kills anyway (audit type 1326); in "errno" mode ask it to
@@ -283,13 +270,13 @@ int moat_sb_seccomp_apply(const struct moat_sandbox_cfg *cfg, struct moat_sandbo
                        errlen) != 0 ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                          SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM)) != 0) {
-        set_err(err, errlen, "seccomp: cannot add the sanitizer's rules");
+        moat_set_err(err, errlen, "seccomp: cannot add the sanitizer's rules");
         goto out;
     }
 #endif
     r = seccomp_load(ctx);
     if (r != 0) {
-        set_err(err, errlen, "seccomp: cannot load the filter: %s", strerror(r < 0 ? -r : ESRCH));
+        moat_set_err(err, errlen, "seccomp: cannot load the filter: %s", strerror(r < 0 ? -r : ESRCH));
         goto out;
     }
     rep->seccomp = MOAT_SB_ENFORCED;

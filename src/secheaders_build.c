@@ -1,5 +1,6 @@
 /* secheaders_build.c - building a security-header policy: profiles, setters, value validation. */
 #include "moat/secheaders.h"
+#include "moat/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,20 +47,6 @@ static const struct {
 
 static const char *const default_remove[] = {"Server", "X-Powered-By", "X-AspNet-Version",
                                              "X-AspNetMvc-Version"};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Copies s into out for an error message, control and non-ASCII bytes as '?'. */
 static const char *printable(const char *s, char *out, size_t cap)
@@ -139,17 +126,17 @@ static int check_value(const char *what, const char *where, enum moat_sech_id id
     size_t len = strlen(v);
 
     if (len == 0 || len > MOAT_SECH_VALUE_MAX) {
-        set_err(err, errlen, "%s%s: value is empty or longer than %d bytes", what, where,
+        moat_set_err(err, errlen, "%s%s: value is empty or longer than %d bytes", what, where,
                 MOAT_SECH_VALUE_MAX);
         return -1;
     }
     if (!moat_hdr_value_ok(v, len)) {
-        set_err(err, errlen, "%s%s: value has a control character or surrounding space", what,
+        moat_set_err(err, errlen, "%s%s: value has a control character or surrounding space", what,
                 where);
         return -1;
     }
     if ((id == MOAT_SECH_CSP || id == MOAT_SECH_CSP_RO) && csp_nonce_check(v, len) < 0) {
-        set_err(err, errlen,
+        moat_set_err(err, errlen,
                 "%s%s: {nonce} may only appear as a whole '%s' source, at most %d times", what,
                 where, "nonce-{nonce}", MOAT_SECH_MAX_NONCES);
         return -1;
@@ -227,7 +214,7 @@ int moat_secheaders_set(struct moat_secheaders *p, size_t scope, enum moat_sech_
     int rc = -1;
 
     if ((unsigned)id >= MOAT_SECH_COUNT || scope >= p->n_scopes || (unsigned)mode > MOAT_SECH_SET) {
-        set_err(err, errlen, "security headers: bad header, scope or mode");
+        moat_set_err(err, errlen, "security headers: bad header, scope or mode");
         goto out;
     }
     scope_label(p, scope, where, sizeof(where));
@@ -236,12 +223,12 @@ int moat_secheaders_set(struct moat_secheaders *p, size_t scope, enum moat_sech_
         goto out;
     if (value == NULL && (mode == MOAT_SECH_SET || mode == MOAT_SECH_DEFAULT) &&
         e->value.len == 0 && p->scope[0].hdr[id].value.len == 0) {
-        set_err(err, errlen, "%s%s: mode %s needs a value", moat_secheaders_name(id), where,
+        moat_set_err(err, errlen, "%s%s: mode %s needs a value", moat_secheaders_name(id), where,
                 mode_names[mode]);
         goto out;
     }
     if (value != NULL && pool_put(p, value, strlen(value), &v) < 0) {
-        set_err(err, errlen, "%s%s: policy storage full", moat_secheaders_name(id), where);
+        moat_set_err(err, errlen, "%s%s: policy storage full", moat_secheaders_name(id), where);
         goto out;
     }
     if (scope == 0 && mode == MOAT_SECH_INHERIT)
@@ -290,37 +277,37 @@ int moat_secheaders_add_custom(struct moat_secheaders *p, size_t scope, const ch
 
     memset(&c, 0, sizeof(c));
     if (scope >= p->n_scopes || name == NULL) {
-        set_err(err, errlen, "custom header: bad scope or name");
+        moat_set_err(err, errlen, "custom header: bad scope or name");
         goto out;
     }
     scope_label(p, scope, where, sizeof(where));
     sc = &p->scope[scope];
     if (nlen > MOAT_SECH_NAME_MAX || !moat_hdr_is_token(name, nlen)) {
-        set_err(err, errlen, "custom header \"%s\"%s: name is not a header name (token)",
+        moat_set_err(err, errlen, "custom header \"%s\"%s: name is not a header name (token)",
                 printable(name, what, sizeof(what)), where);
         goto out;
     }
     (void)snprintf(what, sizeof(what), "custom header %s", name);
     if (moat_sech_managed_id(name, nlen) >= 0 ||
         in_list(no_custom, sizeof(no_custom) / sizeof(no_custom[0]), name, nlen)) {
-        set_err(err, errlen, "custom header %s%s: %s", name, where,
+        moat_set_err(err, errlen, "custom header %s%s: %s", name, where,
                 moat_sech_managed_id(name, nlen) >= 0 ? "is managed, use its own setting"
                                                       : "may not be set by policy");
         goto out;
     }
     if (mode != MOAT_SECH_OFF && mode != MOAT_SECH_DEFAULT && mode != MOAT_SECH_SET) {
-        set_err(err, errlen, "custom header %s%s: mode must be set, default or off", name, where);
+        moat_set_err(err, errlen, "custom header %s%s: mode must be set, default or off", name, where);
         goto out;
     }
     if (mode != MOAT_SECH_OFF && value == NULL) {
-        set_err(err, errlen, "custom header %s%s: mode %s needs a value", name, where,
+        moat_set_err(err, errlen, "custom header %s%s: mode %s needs a value", name, where,
                 mode_names[mode]);
         goto out;
     }
     if (value != NULL && check_value(what, where, MOAT_SECH_COUNT, value, err, errlen) < 0)
         goto out;
     if (moat_sech_find_custom(p, sc, name, nlen) >= 0 || sc->n_custom >= MOAT_SECH_MAX_CUSTOM) {
-        set_err(err, errlen, "custom header %s%s: %s", name, where,
+        moat_set_err(err, errlen, "custom header %s%s: %s", name, where,
                 sc->n_custom >= MOAT_SECH_MAX_CUSTOM ? "too many custom headers"
                                                      : "already configured");
         goto out;
@@ -328,7 +315,7 @@ int moat_secheaders_add_custom(struct moat_secheaders *p, size_t scope, const ch
     c.set.mode = (unsigned char)mode;
     if (pool_put(p, name, nlen, &c.name) < 0 ||
         (value != NULL && pool_put(p, value, strlen(value), &c.set.value) < 0)) {
-        set_err(err, errlen, "custom header %s%s: policy storage full", name, where);
+        moat_set_err(err, errlen, "custom header %s%s: policy storage full", name, where);
         goto out;
     }
     sc->custom[sc->n_custom++] = c;
@@ -345,12 +332,12 @@ int moat_secheaders_add_remove(struct moat_secheaders *p, const char *name, char
     size_t i;
 
     if (nlen > MOAT_SECH_NAME_MAX || !moat_hdr_is_token(name, nlen)) {
-        set_err(err, errlen, "removed header \"%s\": not a header name (token)",
+        moat_set_err(err, errlen, "removed header \"%s\": not a header name (token)",
                 printable(name, shown, sizeof(shown)));
         return -1;
     }
     if (in_list(framing, sizeof(framing) / sizeof(framing[0]), name, nlen)) {
-        set_err(err, errlen, "removed header %s: framing fields cannot be removed", name);
+        moat_set_err(err, errlen, "removed header %s: framing fields cannot be removed", name);
         return -1;
     }
     for (i = 0; i < p->n_remove; i++)
@@ -358,7 +345,7 @@ int moat_secheaders_add_remove(struct moat_secheaders *p, const char *name, char
             return 0;
     if (p->n_remove >= MOAT_SECH_MAX_REMOVE ||
         pool_put(p, name, nlen, &p->remove[p->n_remove]) < 0) {
-        set_err(err, errlen, "removed header %s: too many removed headers", name);
+        moat_set_err(err, errlen, "removed header %s: too many removed headers", name);
         return -1;
     }
     p->n_remove++;
@@ -391,7 +378,7 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
 
     (void)printable(prefix, shown, sizeof(shown));
     if (len == 0 || len > MOAT_SECH_PREFIX_MAX || prefix[0] != '/') {
-        set_err(err, errlen, "override \"%s\": prefix must start with '/' (at most %d bytes)",
+        moat_set_err(err, errlen, "override \"%s\": prefix must start with '/' (at most %d bytes)",
                 shown, MOAT_SECH_PREFIX_MAX);
         return -1;
     }
@@ -404,7 +391,7 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
         while (i < len && prefix[i] != '/' && is_pchar_nopct((unsigned char)prefix[i]))
             i++;
         if (i < len && prefix[i] != '/') {
-            set_err(err, errlen, "override %s: byte 0x%02x not allowed in a prefix", shown,
+            moat_set_err(err, errlen, "override %s: byte 0x%02x not allowed in a prefix", shown,
                     (unsigned char)prefix[i]);
             return -1;
         }
@@ -413,7 +400,7 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
         segs++;
         if ((i - st == 1 && prefix[st] == '.') ||
             (i - st == 2 && strncmp(prefix + st, "..", 2) == 0) || segs > MOAT_SECH_PREFIX_SEGS) {
-            set_err(err, errlen, "override %s: dot segment or more than %d segments", shown,
+            moat_set_err(err, errlen, "override %s: dot segment or more than %d segments", shown,
                     MOAT_SECH_PREFIX_SEGS);
             return -1;
         }
@@ -426,18 +413,18 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
     for (k = 1; k < p->n_scopes; k++) {
         if (p->scope[k].prefix.len == nlen &&
             memcmp(moat_sech_str(p, p->scope[k].prefix), norm, nlen) == 0) {
-            set_err(err, errlen, "override %s: prefix configured twice", shown);
+            moat_set_err(err, errlen, "override %s: prefix configured twice", shown);
             return -1;
         }
     }
     if (p->n_scopes > MOAT_SECH_MAX_OVERRIDES) {
-        set_err(err, errlen, "override %s: more than %d overrides", shown, MOAT_SECH_MAX_OVERRIDES);
+        moat_set_err(err, errlen, "override %s: more than %d overrides", shown, MOAT_SECH_MAX_OVERRIDES);
         return -1;
     }
     sc = &p->scope[p->n_scopes];
     memset(sc, 0, sizeof(*sc));
     if (pool_put(p, norm, nlen, &sc->prefix) < 0) {
-        set_err(err, errlen, "override %s: policy storage full", shown);
+        moat_set_err(err, errlen, "override %s: policy storage full", shown);
         return -1;
     }
     sc->n_segs = segs;
@@ -458,14 +445,14 @@ int moat_secheaders_set_report_uri(struct moat_secheaders *p, const char *uri, c
             break;
     }
     if (i < len || len > MOAT_SECH_URI_MAX) {
-        set_err(err, errlen,
+        moat_set_err(err, errlen,
                 "CSP report URI: space, ';', ',', '\"', '\\' or control character, "
                 "or longer than %d bytes",
                 MOAT_SECH_URI_MAX);
         return -1;
     }
     if (len > 0 && pool_put(p, uri, len, &v) < 0) {
-        set_err(err, errlen, "CSP report URI: policy storage full");
+        moat_set_err(err, errlen, "CSP report URI: policy storage full");
         return -1;
     }
     p->report_uri = v;

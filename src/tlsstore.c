@@ -1,5 +1,6 @@
 /* tlsstore.c - the GnuTLS credential sets served through MHD's certificate callback, swapped atomically on reload. */
 #include "moat/tlsstore.h"
+#include "moat/log.h"
 #include "moat/fileio.h"
 
 #include <errno.h>
@@ -36,19 +37,6 @@ struct moat_tlsstore {
  * MHD_OPTION_HTTPS_CERT_CALLBACK) passes no user pointer, so the callback finds
  * the store here. Set at startup, cleared at shutdown. */
 static _Atomic(struct moat_tlsstore *) installed_store;
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Reads the regular file at path (at most TLS_FILE_MAX bytes) into a new
  * buffer in *out (caller wipes *cap_out bytes and frees; out->size is the length). */
@@ -113,7 +101,7 @@ static struct tlsset *tlsset_build(const char *cert_path, const char *key_path, 
 
     set = calloc(1, sizeof(*set));
     if (set == NULL) {
-        set_err(err, errlen, "out of memory loading %s", cert_path);
+        moat_set_err(err, errlen, "out of memory loading %s", cert_path);
         goto out;
     }
     if (file_read(cert_path, "certificate file", &cert_pem, &cert_cap, err, errlen) != 0)
@@ -123,39 +111,39 @@ static struct tlsset *tlsset_build(const char *cert_path, const char *key_path, 
 
     set->pcerts = calloc(TLS_CHAIN_MAX, sizeof(*set->pcerts));
     if (set->pcerts == NULL) {
-        set_err(err, errlen, "out of memory loading %s", cert_path);
+        moat_set_err(err, errlen, "out of memory loading %s", cert_path);
         goto out;
     }
     ret = gnutls_pcert_list_import_x509_raw(set->pcerts, &max, &cert_pem, GNUTLS_X509_FMT_PEM,
                                             GNUTLS_X509_CRT_LIST_IMPORT_FAIL_IF_EXCEED |
                                                 GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED);
     if (ret < 0) {
-        set_err(err, errlen, "cannot load the certificate chain in %s: %s", cert_path, gnutls_strerror(ret));
+        moat_set_err(err, errlen, "cannot load the certificate chain in %s: %s", cert_path, gnutls_strerror(ret));
         goto out;
     }
     set->n = max;
     if (set->n == 0) {
-        set_err(err, errlen, "no certificate found in %s", cert_path);
+        moat_set_err(err, errlen, "no certificate found in %s", cert_path);
         goto out;
     }
 
     ret = gnutls_privkey_init(&set->key);
     if (ret < 0) {
-        set_err(err, errlen, "cannot load the private key in %s: %s", key_path, gnutls_strerror(ret));
+        moat_set_err(err, errlen, "cannot load the private key in %s: %s", key_path, gnutls_strerror(ret));
         goto out;
     }
     ret = gnutls_privkey_import_x509_raw(set->key, &key_pem, GNUTLS_X509_FMT_PEM, NULL, 0);
     if (ret < 0 && memmem(key_pem.data, key_pem.size, "ENCRYPTED", 9) != NULL) {
-        set_err(err, errlen, "%s: encrypted private keys are not supported (store it unencrypted, mode 0600)",
+        moat_set_err(err, errlen, "%s: encrypted private keys are not supported (store it unencrypted, mode 0600)",
                 key_path);
         goto out;
     }
     if (ret < 0) {
-        set_err(err, errlen, "cannot load the private key in %s: %s", key_path, gnutls_strerror(ret));
+        moat_set_err(err, errlen, "cannot load the private key in %s: %s", key_path, gnutls_strerror(ret));
         goto out;
     }
     if (key_matches(&set->pcerts[0], set->key) != 0) {
-        set_err(err, errlen, "%s does not match the certificate in %s", key_path, cert_path);
+        moat_set_err(err, errlen, "%s does not match the certificate in %s", key_path, cert_path);
         goto out;
     }
     ok = 1;

@@ -51,20 +51,6 @@ struct moat_token {
     struct token_scratch *scr; /* sodium_malloc'd */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-}
-
 /* A token68 character other than '=' (RFC 9110 section 11.2). */
 static int is_tchar68(unsigned char c)
 {
@@ -312,19 +298,19 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
         if (is_default && (errno == ENOENT || errno == ENOTDIR))
             rc = 0;
         else
-            set_err(err, errlen, "cannot open shutdown token file %s: %s", path, strerror(errno));
+            moat_set_err(err, errlen, "cannot open shutdown token file %s: %s", path, strerror(errno));
         goto out;
     }
     if (fstat(fd, &sb) != 0) {
-        set_err(err, errlen, "cannot stat shutdown token file %s: %s", path, strerror(errno));
+        moat_set_err(err, errlen, "cannot stat shutdown token file %s: %s", path, strerror(errno));
         goto out;
     }
     if (!S_ISREG(sb.st_mode)) {
-        set_err(err, errlen, "shutdown token file %s is not a regular file", path);
+        moat_set_err(err, errlen, "shutdown token file %s is not a regular file", path);
         goto out;
     }
     if ((sb.st_mode & S_IWOTH) != 0) {
-        set_err(err, errlen,
+        moat_set_err(err, errlen,
                 "shutdown token file %s is writable by others (mode %04o): make it 0400", path,
                 (unsigned)(sb.st_mode & 07777));
         goto out;
@@ -335,7 +321,7 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
             "shutdown token file %s is accessible by group or others (mode %04o): make it 0400",
             path, (unsigned)(sb.st_mode & 07777));
     if (sb.st_size > (off_t)READ_CAP) {
-        set_err(err, errlen, "shutdown token is longer than %d characters (file %s)",
+        moat_set_err(err, errlen, "shutdown token is longer than %d characters (file %s)",
                 MOAT_TOKEN_MAX_LEN, path);
         goto out;
     }
@@ -344,7 +330,7 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            set_err(err, errlen, "cannot read shutdown token file %s: %s", path, strerror(errno));
+            moat_set_err(err, errlen, "cannot read shutdown token file %s: %s", path, strerror(errno));
             goto out;
         }
         if (n == 0)
@@ -354,7 +340,7 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
             break;
     }
     if (got > READ_CAP) {
-        set_err(err, errlen, "shutdown token is longer than %d characters (file %s)",
+        moat_set_err(err, errlen, "shutdown token is longer than %d characters (file %s)",
                 MOAT_TOKEN_MAX_LEN, path);
         goto out;
     }
@@ -381,18 +367,18 @@ static int token_check(const unsigned char *s, size_t n, const char *what1, cons
     size_t i;
 
     if (n < MOAT_TOKEN_MIN_LEN) {
-        set_err(err, errlen, "shutdown token is shorter than %d characters (%s%s)",
+        moat_set_err(err, errlen, "shutdown token is shorter than %d characters (%s%s)",
                 MOAT_TOKEN_MIN_LEN, what1, what2);
         goto out;
     }
     if (n > MOAT_TOKEN_MAX_LEN) {
-        set_err(err, errlen, "shutdown token is longer than %d characters (%s%s)",
+        moat_set_err(err, errlen, "shutdown token is longer than %d characters (%s%s)",
                 MOAT_TOKEN_MAX_LEN, what1, what2);
         goto out;
     }
     for (i = 0; i < n; i++) {
         if (s[i] == '\0' || s[i] == '\r' || s[i] == '\n') {
-            set_err(
+            moat_set_err(
                 err, errlen,
                 "shutdown token contains a NUL, CR or LF byte (%s%s); only one trailing newline "
                 "is allowed",
@@ -401,7 +387,7 @@ static int token_check(const unsigned char *s, size_t n, const char *what1, cons
         }
     }
     if (!is_token68(s, n)) {
-        set_err(err, errlen,
+        moat_set_err(err, errlen,
                 "shutdown token has characters a Bearer token cannot carry (%s%s): use A-Z a-z 0-9 "
                 "- . _ ~ + / and trailing '='",
                 what1, what2);
@@ -428,12 +414,12 @@ int moat_token_load(struct moat_token **out, const char *token_file, char **envp
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (sodium_init() < 0) {
-        set_err(err, errlen, "cannot initialise libsodium");
+        moat_set_err(err, errlen, "cannot initialise libsodium");
         goto out;
     }
     t = token_new();
     if (t == NULL) {
-        set_err(err, errlen, "out of memory for the shutdown token");
+        moat_set_err(err, errlen, "out of memory for the shutdown token");
         goto out;
     }
     /* The environment is scrubbed first and whatever happens next, so that a
@@ -463,7 +449,7 @@ int moat_token_load(struct moat_token **out, const char *token_file, char **envp
     digest(t->sec->key, t->scr, n, t->sec->hash);
     sodium_memzero(t->scr, sizeof *t->scr);
     if (sodium_mprotect_noaccess(t->scr) != 0 || sodium_mprotect_noaccess(t->sec) != 0) {
-        set_err(err, errlen, "cannot protect the shutdown token's memory: %s", strerror(errno));
+        moat_set_err(err, errlen, "cannot protect the shutdown token's memory: %s", strerror(errno));
         goto out;
     }
     *out = t;

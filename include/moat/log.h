@@ -55,6 +55,11 @@ void moat_log(enum moat_log_level level, const char *event, const char *fmt, ...
 void moat_log_vdebug_line(const char *event, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* Formats a one-line error message into err[0..errlen) (nothing when err is
+ * NULL or errlen 0): the error-out convention of every module. */
+void moat_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Writes the JSON-escaped form of s[0..len) into out (NUL-terminated, truncated
  * to cap). Returns the number of bytes written, without the NUL. Pure. */
 size_t moat_json_escape(char *out, size_t cap, const char *s, size_t len);
