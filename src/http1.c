@@ -185,8 +185,16 @@ static const char *decide_framing(struct moat_http1_resp *out, int head_request)
     }
     out->keep_alive = out->minor == 0 ? (keep && !close) : !close;
     out->content_length = 0;
+    out->length_known = 0;
     if (head_request || out->status < 200 || out->status == 204 || out->status == 304) {
         out->framing = MOAT_FRAME_NONE;
+        /* A HEAD answer announces the length the GET body would have: keep it
+         * (when it is one valid value) so the client sees the same. */
+        if (head_request && out->status >= 200 && cl != NULL && n_cl == 1 && te == NULL &&
+            parse_content_length(cl->value, cl->value_len, &out->content_length) == 0)
+            out->length_known = 1;
+        else
+            out->content_length = 0;
         return NULL;
     }
     if (te != NULL && cl != NULL)
@@ -206,6 +214,7 @@ static const char *decide_framing(struct moat_http1_resp *out, int head_request)
         if (parse_content_length(cl->value, cl->value_len, &out->content_length) != 0)
             return "bad_content_length";
         out->framing = MOAT_FRAME_LENGTH;
+        out->length_known = 1;
         return NULL;
     }
     out->framing = MOAT_FRAME_CLOSE;
@@ -224,6 +233,7 @@ enum moat_http1_rc moat_http1_parse_response(const char *buf, size_t len, int he
     out->n_hdrs = 0;
     out->framing = MOAT_FRAME_CLOSE;
     out->content_length = 0;
+    out->length_known = 0;
     out->keep_alive = 0;
     *head_len = 0;
     for (;;) {

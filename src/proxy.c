@@ -1177,28 +1177,6 @@ static int ex_add_header(struct MHD_Response *r, const struct moat_hdr *h, const
     return MHD_add_response_header(r, name, value) == MHD_YES ? 0 : -1;
 }
 
-/* For a HEAD request: the Content-Length the upstream announced, so the client
- * sees it too (no body follows). MHD_SIZE_UNKNOWN when absent or invalid. */
-static uint64_t head_content_length(const struct moat_http1_resp *h)
-{
-    uint64_t v = 0;
-    size_t i, j;
-
-    for (i = 0; i < h->n_hdrs; i++) {
-        if (!moat_hdr_name_is(&h->hdrs[i], "Content-Length"))
-            continue;
-        if (h->hdrs[i].value_len == 0 || h->hdrs[i].value_len > 18)
-            return MHD_SIZE_UNKNOWN;
-        for (j = 0; j < h->hdrs[i].value_len; j++) {
-            if (h->hdrs[i].value[j] < '0' || h->hdrs[i].value[j] > '9')
-                return MHD_SIZE_UNKNOWN;
-            v = v * 10 + (uint64_t)(h->hdrs[i].value[j] - '0');
-        }
-        return v;
-    }
-    return MHD_SIZE_UNKNOWN;
-}
-
 struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *status)
 {
     struct MHD_Response *r = NULL;
@@ -1220,7 +1198,8 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
     if (ex->head.framing == MOAT_FRAME_LENGTH)
         size = ex->head.content_length;
     if (ex->head.framing == MOAT_FRAME_NONE)
-        size = ex->head_request ? head_content_length(&ex->head) : 0;
+        size = !ex->head_request ? 0
+               : ex->head.length_known ? ex->head.content_length : MHD_SIZE_UNKNOWN;
     /* libmicrohttpd callocs the block with every response: size it to the
      * body so small answers don't pay for clearing 32 KiB. */
     block = PX_RESP_BUF;

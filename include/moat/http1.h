@@ -29,7 +29,9 @@ struct moat_http1_resp {
     struct moat_hdr hdrs[MOAT_HTTP1_MAX_HDRS]; /* fields, pointing into buf */
     size_t n_hdrs;               /* entries used in hdrs */
     enum moat_framing framing;   /* how the body is delimited */
-    uint64_t content_length;     /* for MOAT_FRAME_LENGTH */
+    uint64_t content_length;     /* for MOAT_FRAME_LENGTH (and a HEAD answer: see below) */
+    int length_known;            /* content_length holds a single valid Content-Length: always
+                                    with MOAT_FRAME_LENGTH, and for a HEAD answer that announced one */
     int keep_alive;              /* connection reusable after this response */
 };
 

@@ -72,7 +72,7 @@ static const struct head_case head_cases[] = {
     H_OK("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\n"
          "Content-Length: 1\r\n\r\n", 0, 200, 0, LEN, 1, 0),
     /* bodiless responses: CL/TE ignored */
-    H_OK("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 1, 200, 1, NONE, 0, 1),
+    H_OK("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 1, 200, 1, NONE, 100, 1),
     H_OK("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", 1, 200, 1, NONE, 0, 1),
     H_OK("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 1, 200, 1, NONE,
          0, 1),
@@ -186,6 +186,7 @@ START_TEST(test_head_table)
         ck_assert_int_eq(r.minor, tc->minor);
         ck_assert_int_eq(r.framing, tc->framing);
         ck_assert_uint_eq(r.content_length, tc->cl);
+        ck_assert_int_eq(r.length_known, tc->framing == LEN || tc->cl != 0);
         ck_assert_int_eq(r.keep_alive, tc->keep_alive);
     } else if (rc == ERROR) {
         ck_assert_ptr_nonnull(why);
