@@ -37,11 +37,11 @@ struct moat_admin {
     int unix_bound;              /* fd is a Unix socket whose file we created */
     dev_t sock_dev;              /* that file's device, to remove only our own file */
     ino_t sock_ino;              /* and its inode */
-    struct MHD_Daemon *daemon; /* running daemon, or NULL */
-    struct adm_probe probe;    /* the upstream check */
-    int probe_ready;           /* probe initialised (needs destroying) */
-    atomic_int lockdown;       /* /readyz answers 503 "lockdown" */
-    char tls_library[64];      /* "GnuTLS 3.7.9", for moat_build_info */
+    struct MHD_Daemon *daemon;   /* running daemon, or NULL */
+    struct adm_probe probe;      /* the upstream check */
+    int probe_ready;             /* probe initialised (needs destroying) */
+    atomic_int lockdown;         /* /readyz answers 503 "lockdown" */
+    char tls_library[64];        /* "GnuTLS 3.7.9", for moat_build_info */
 };
 
 /* One admin request (libmicrohttpd request context). */

@@ -1,4 +1,5 @@
-/* cert.c - checks a certificate/key pair before it is served, and makes the --dev certificate (OpenSSL 3). */
+/* cert.c - checks a certificate/key pair before it is served, and makes the --dev certificate
+ * (OpenSSL 3). */
 #include "moat/cert.h"
 #include "moat/log.h"
 #include "moat/fileio.h"
@@ -30,7 +31,7 @@
 
 #define PEM_FILE_MAX (1024 * 1024) /* refuse PEM files larger than this */
 #define RSA_MIN_BITS 2048
-#define DEV_DAYS 825                    /* validity of the dev certificate */
+#define DEV_DAYS 825                     /* validity of the dev certificate */
 #define DEV_RENEW_SECS (30L * 24 * 3600) /* regenerate when less than this is left */
 #define DEV_CERT_NAME "dev-cert.pem"
 #define DEV_KEY_NAME "dev-key.pem"
@@ -50,8 +51,8 @@ static const char *ossl_why(char *buf, size_t cap)
 
 /* Reads the regular file at path (at most PEM_FILE_MAX bytes) into a new
  * NUL-terminated buffer the caller wipes and frees. *mode gets st_mode. */
-static int read_pem_file(const char *path, const char *what, char **out, size_t *outlen, mode_t *mode,
-                         char *err, size_t errlen)
+static int read_pem_file(const char *path, const char *what, char **out, size_t *outlen,
+                         mode_t *mode, char *err, size_t errlen)
 {
     size_t cap = 0;
 
@@ -126,15 +127,16 @@ static void leaf_describe(X509 *leaf, struct moat_cert_info *info)
 
         if (gn->type == GEN_DNS) {
             s = gn->d.dNSName;
-            copy_text(dst, sizeof(info->names[0]), ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+            copy_text(dst, sizeof(info->names[0]), ASN1_STRING_get0_data(s),
+                      (size_t)ASN1_STRING_length(s));
             info->n_names++;
         } else if (gn->type == GEN_IPADD) {
             s = gn->d.iPAddress;
             if (ASN1_STRING_length(s) == 4 &&
                 inet_ntop(AF_INET, ASN1_STRING_get0_data(s), dst, sizeof(info->names[0])) != NULL)
                 info->n_names++;
-            else if (ASN1_STRING_length(s) == 16 &&
-                     inet_ntop(AF_INET6, ASN1_STRING_get0_data(s), dst, sizeof(info->names[0])) != NULL)
+            else if (ASN1_STRING_length(s) == 16 && inet_ntop(AF_INET6, ASN1_STRING_get0_data(s),
+                                                              dst, sizeof(info->names[0])) != NULL)
                 info->n_names++;
         }
     }
@@ -153,8 +155,8 @@ static void leaf_describe(X509 *leaf, struct moat_cert_info *info)
 
 /* Reads every certificate of the PEM text: the leaf into *leaf, the rest into
  * *rest (caller frees both). */
-static int chain_read(const char *pem, size_t len, const char *path, X509 **leaf, STACK_OF(X509) **rest,
-                      size_t *count, char *err, size_t errlen)
+static int chain_read(const char *pem, size_t len, const char *path, X509 **leaf,
+                      STACK_OF(X509) * *rest, size_t *count, char *err, size_t errlen)
 {
     char why[256];
     BIO *bio = NULL;
@@ -188,7 +190,7 @@ static int chain_read(const char *pem, size_t len, const char *path, X509 **leaf
     e = ERR_peek_last_error();
     if (!(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
         moat_set_err(err, errlen, "certificate %zu in %s does not parse: %s", *count + 1, path,
-                ossl_why(why, sizeof(why)));
+                     ossl_why(why, sizeof(why)));
         goto out;
     }
     if (*count == 0) {
@@ -203,7 +205,8 @@ out:
 }
 
 /* Each certificate must be issued by the next one (leaf first). */
-static int chain_order_check(X509 *leaf, STACK_OF(X509) *rest, const char *path, char *err, size_t errlen)
+static int chain_order_check(X509 *leaf, STACK_OF(X509) * rest, const char *path, char *err,
+                             size_t errlen)
 {
     X509 *child = leaf, *parent;
     int i;
@@ -213,8 +216,9 @@ static int chain_order_check(X509 *leaf, STACK_OF(X509) *rest, const char *path,
         parent = sk_X509_value(rest, i);
         if (X509_check_issued(parent, child) != X509_V_OK) {
             moat_set_err(err, errlen,
-                    "certificate %d in %s did not issue certificate %d (order: leaf first, then each issuer)",
-                    i + 2, path, i + 1);
+                         "certificate %d in %s did not issue certificate %d (order: leaf first, "
+                         "then each issuer)",
+                         i + 2, path, i + 1);
             goto out;
         }
         child = parent;
@@ -235,7 +239,8 @@ static int has_key_block(const char *pem)
     while (p != NULL) {
         p += sizeof(begin) - 1;
         n = strcspn(p, "\r\n");
-        if (n >= sizeof(tail) - 1 && memcmp(p + n - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0)
+        if (n >= sizeof(tail) - 1 &&
+            memcmp(p + n - (sizeof(tail) - 1), tail, sizeof(tail) - 1) == 0)
             return 1;
         p = strstr(p + n, begin);
     }
@@ -254,7 +259,8 @@ static int ask_password_cb(char *buf, int size, int rwflag, void *u)
 }
 
 /* Parses the PEM private key text; *pkey is the caller's. */
-static int key_read(const char *pem, size_t len, const char *path, EVP_PKEY **pkey, char *err, size_t errlen)
+static int key_read(const char *pem, size_t len, const char *path, EVP_PKEY **pkey, char *err,
+                    size_t errlen)
 {
     char why[256];
     BIO *bio = NULL;
@@ -274,12 +280,14 @@ static int key_read(const char *pem, size_t len, const char *path, EVP_PKEY **pk
         goto out;
     }
     if (asked || strstr(pem, "ENCRYPTED") != NULL)
-        moat_set_err(err, errlen, "%s: encrypted private keys are not supported (store it unencrypted, mode 0600)",
-                path);
+        moat_set_err(
+            err, errlen,
+            "%s: encrypted private keys are not supported (store it unencrypted, mode 0600)", path);
     else if (!has_key_block(pem))
         moat_set_err(err, errlen, "no private key found in %s", path);
     else
-        moat_set_err(err, errlen, "private key in %s does not parse: %s", path, ossl_why(why, sizeof(why)));
+        moat_set_err(err, errlen, "private key in %s does not parse: %s", path,
+                     ossl_why(why, sizeof(why)));
 out:
     ERR_clear_error();
     BIO_free(bio);
@@ -287,7 +295,8 @@ out:
 }
 
 /* Accepts RSA >= 2048 bits and ECDSA on P-256/P-384; records type and size. */
-static int key_type_check(EVP_PKEY *pkey, const char *path, struct moat_cert_info *info, char *err, size_t errlen)
+static int key_type_check(EVP_PKEY *pkey, const char *path, struct moat_cert_info *info, char *err,
+                          size_t errlen)
 {
     char group[64];
     size_t glen = 0;
@@ -297,24 +306,28 @@ static int key_type_check(EVP_PKEY *pkey, const char *path, struct moat_cert_inf
     if (EVP_PKEY_is_a(pkey, "RSA")) {
         snprintf(info->key_type, sizeof(info->key_type), "RSA");
         if (info->key_bits < RSA_MIN_BITS) {
-            moat_set_err(err, errlen, "RSA key in %s has %d bits; at least %d are required", path, info->key_bits,
-                    RSA_MIN_BITS);
+            moat_set_err(err, errlen, "RSA key in %s has %d bits; at least %d are required", path,
+                         info->key_bits, RSA_MIN_BITS);
             goto out;
         }
     } else if (EVP_PKEY_is_a(pkey, "EC")) {
         snprintf(info->key_type, sizeof(info->key_type), "ECDSA");
-        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1) {
-            moat_set_err(err, errlen, "EC key in %s does not use a named curve (use P-256 or P-384)", path);
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                           &glen) != 1) {
+            moat_set_err(err, errlen,
+                         "EC key in %s does not use a named curve (use P-256 or P-384)", path);
             goto out;
         }
-        if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0 && strcmp(group, "secp384r1") != 0 &&
-            strcmp(group, "P-384") != 0) {
-            moat_set_err(err, errlen, "EC key in %s uses curve %s; use P-256 or P-384", path, group);
+        if (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0 &&
+            strcmp(group, "secp384r1") != 0 && strcmp(group, "P-384") != 0) {
+            moat_set_err(err, errlen, "EC key in %s uses curve %s; use P-256 or P-384", path,
+                         group);
             goto out;
         }
     } else {
-        moat_set_err(err, errlen, "key in %s has unsupported type %s (use ECDSA P-256/P-384 or RSA >= %d bits)", path,
-                OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)), RSA_MIN_BITS);
+        moat_set_err(err, errlen,
+                     "key in %s has unsupported type %s (use ECDSA P-256/P-384 or RSA >= %d bits)",
+                     path, OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)), RSA_MIN_BITS);
         goto out;
     }
     rc = 0;
@@ -323,8 +336,8 @@ out:
     return rc;
 }
 
-int moat_cert_check(const char *cert_path, const char *key_path, time_t now, struct moat_cert_info *info,
-                    char *err, size_t errlen)
+int moat_cert_check(const char *cert_path, const char *key_path, time_t now,
+                    struct moat_cert_info *info, char *err, size_t errlen)
 {
     char *cert_pem = NULL, *key_pem = NULL;
     size_t cert_len = 0, key_len = 0;
@@ -400,7 +413,8 @@ static int state_dir_make(const char *dir, char *err, size_t errlen)
         goto out;
     }
     if (errno == ENOENT) {
-        moat_set_err(err, errlen, "cannot create state directory %s: its parent directory does not exist", dir);
+        moat_set_err(err, errlen,
+                     "cannot create state directory %s: its parent directory does not exist", dir);
         goto out;
     }
     if (errno != EEXIST) {
@@ -418,8 +432,8 @@ out:
 
 /* Writes data to dir/.base.XXXXXX (created O_CREAT|O_EXCL 0600 by mkostemp),
  * sets mode, fsyncs and renames it onto final_path. */
-static int file_write_atomic(const char *dir, const char *base, const char *final_path, const char *data,
-                             size_t len, mode_t mode, char *err, size_t errlen)
+static int file_write_atomic(const char *dir, const char *base, const char *final_path,
+                             const char *data, size_t len, mode_t mode, char *err, size_t errlen)
 {
     char tmp[PATH_MAX];
     size_t off = 0;
@@ -515,9 +529,10 @@ static X509 *dev_cert_build(EVP_PKEY *pkey, time_t now)
         goto out;
     if (X509_set_version(x, X509_VERSION_3) != 1)
         goto out;
-    if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"moat development", -1, -1,
-                                   0) != 1 ||
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1, 0) != 1)
+    if (X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                                   (const unsigned char *)"moat development", -1, -1, 0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+                                   -1, 0) != 1)
         goto out;
     if (X509_set_subject_name(x, name) != 1 || X509_set_issuer_name(x, name) != 1)
         goto out;
@@ -547,7 +562,8 @@ out:
 }
 
 /* Generates a new key and certificate and writes them (key first). */
-static int dev_generate(const char *dir, const char *cert_path, const char *key_path, char *err, size_t errlen)
+static int dev_generate(const char *dir, const char *cert_path, const char *key_path, char *err,
+                        size_t errlen)
 {
     char why[256];
     EVP_PKEY *pkey = NULL;
@@ -565,22 +581,27 @@ static int dev_generate(const char *dir, const char *cert_path, const char *key_
     }
     x = dev_cert_build(pkey, time(NULL));
     if (x == NULL) {
-        moat_set_err(err, errlen, "cannot build the development certificate: %s", ossl_why(why, sizeof(why)));
+        moat_set_err(err, errlen, "cannot build the development certificate: %s",
+                     ossl_why(why, sizeof(why)));
         goto out;
     }
     /* A secure-memory BIO: its buffer is cleansed when it grows and when freed. */
     kbio = BIO_new(BIO_s_secmem());
     cbio = BIO_new(BIO_s_mem());
-    if (kbio == NULL || cbio == NULL || PEM_write_bio_PrivateKey(kbio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+    if (kbio == NULL || cbio == NULL ||
+        PEM_write_bio_PrivateKey(kbio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
         PEM_write_bio_X509(cbio, x) != 1) {
-        moat_set_err(err, errlen, "cannot encode the development certificate: %s", ossl_why(why, sizeof(why)));
+        moat_set_err(err, errlen, "cannot encode the development certificate: %s",
+                     ossl_why(why, sizeof(why)));
         goto out;
     }
     dlen = BIO_get_mem_data(kbio, &data);
-    if (dlen <= 0 || file_write_atomic(dir, DEV_KEY_NAME, key_path, data, (size_t)dlen, 0600, err, errlen) != 0)
+    if (dlen <= 0 ||
+        file_write_atomic(dir, DEV_KEY_NAME, key_path, data, (size_t)dlen, 0600, err, errlen) != 0)
         goto out;
     dlen = BIO_get_mem_data(cbio, &data);
-    if (dlen <= 0 || file_write_atomic(dir, DEV_CERT_NAME, cert_path, data, (size_t)dlen, 0644, err, errlen) != 0)
+    if (dlen <= 0 || file_write_atomic(dir, DEV_CERT_NAME, cert_path, data, (size_t)dlen, 0644, err,
+                                       errlen) != 0)
         goto out;
     rc = 0;
 out:
@@ -597,8 +618,8 @@ out:
     return rc;
 }
 
-int moat_cert_dev_ensure(const char *state_dir, char *cert_out, char *key_out, size_t cap, int *created, char *err,
-                         size_t errlen)
+int moat_cert_dev_ensure(const char *state_dir, char *cert_out, char *key_out, size_t cap,
+                         int *created, char *err, size_t errlen)
 {
     struct moat_cert_info info;
     char ignored[512];

@@ -10,16 +10,16 @@
 #define CL_BUCKETS 1024 /* hash buckets; chains hold one entry per address */
 
 struct cl_entry {
-    unsigned char key[17];  /* family tag + 16 address bytes */
-    unsigned count;         /* open connections from this address */
-    struct cl_entry *next;  /* bucket chain */
+    unsigned char key[17]; /* family tag + 16 address bytes */
+    unsigned count;        /* open connections from this address */
+    struct cl_entry *next; /* bucket chain */
 };
 
 struct moat_connlimit {
-    pthread_mutex_t lock;               /* guards everything below */
-    unsigned max_total;                 /* 0 = unlimited */
-    unsigned max_per_ip;                /* 0 = unlimited */
-    unsigned total;                     /* connections counted */
+    pthread_mutex_t lock;                 /* guards everything below */
+    unsigned max_total;                   /* 0 = unlimited */
+    unsigned max_per_ip;                  /* 0 = unlimited */
+    unsigned total;                       /* connections counted */
     struct cl_entry *buckets[CL_BUCKETS]; /* per-address counts */
 };
 

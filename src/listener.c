@@ -132,8 +132,7 @@ static int worker_start_daemon(struct srv_worker *w, char *err, size_t errlen)
      * libmicrohttpd would split its limit between daemons. Its own limit is
      * only a backstop here. */
     w->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS | MHD_USE_ERROR_LOG |
-            MHD_USE_TURBO,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
         0, srv_accept_policy, srv, srv_access, w, MHD_OPTION_EXTERNAL_LOGGER, srv_mhd_log, srv,
         MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
         cfg->server.max_connections + 16, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
@@ -196,8 +195,7 @@ int moat_server_listen_socket(const struct moat_listen_addr *la, char *err, size
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
         snprintf(err, errlen, "cannot bind %s%s%s:%u: %s", la->family == AF_INET6 ? "[" : "",
-                 la->host, la->family == AF_INET6 ? "]" : "", (unsigned)la->port,
-                 strerror(errno));
+                 la->host, la->family == AF_INET6 ? "]" : "", (unsigned)la->port, strerror(errno));
         goto fail;
     }
     if (listen(fd, 1024) != 0) {

@@ -63,7 +63,8 @@ static int privs_resolve(const struct moat_privs_cfg *cfg, uid_t *uid, gid_t *gi
         }
     } else {
         if (getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL) {
-            moat_set_err(err, errlen, "sandbox.user \"%s\": no such user (use a numeric uid)", user);
+            moat_set_err(err, errlen, "sandbox.user \"%s\": no such user (use a numeric uid)",
+                         user);
             goto out;
         }
         *uid = pw.pw_uid;
@@ -76,7 +77,8 @@ static int privs_resolve(const struct moat_privs_cfg *cfg, uid_t *uid, gid_t *gi
         *gid = (gid_t)id;
     } else {
         if (getgrnam_r(group, &gr, buf, sizeof(buf), &grp) != 0 || grp == NULL) {
-            moat_set_err(err, errlen, "sandbox.group \"%s\": no such group (use a numeric gid)", group);
+            moat_set_err(err, errlen, "sandbox.group \"%s\": no such group (use a numeric gid)",
+                         group);
             goto out;
         }
         *gid = gr.gr_gid;
@@ -137,7 +139,7 @@ static int caps_narrow_inherited(uint64_t keep, int may_drop_bounding, char *err
             continue;
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
             moat_set_err(err, errlen, "cannot drop capability %d from the bounding set: %s", cap,
-                    strerror(errno));
+                         strerror(errno));
             goto out;
         }
     }
@@ -156,13 +158,15 @@ static int privs_verify(uid_t uid, gid_t gid, uint64_t keep, char *err, size_t e
     int rc = -1;
 
     if (getresuid(&r, &e, &s) != 0 || r != uid || e != uid || s != uid) {
-        moat_set_err(err, errlen, "uid change did not take: real/effective/saved %u/%u/%u, wanted %u",
-                (unsigned)r, (unsigned)e, (unsigned)s, (unsigned)uid);
+        moat_set_err(err, errlen,
+                     "uid change did not take: real/effective/saved %u/%u/%u, wanted %u",
+                     (unsigned)r, (unsigned)e, (unsigned)s, (unsigned)uid);
         goto out;
     }
     if (getresgid(&rg, &eg, &sg) != 0 || rg != gid || eg != gid || sg != gid) {
-        moat_set_err(err, errlen, "gid change did not take: real/effective/saved %u/%u/%u, wanted %u",
-                (unsigned)rg, (unsigned)eg, (unsigned)sg, (unsigned)gid);
+        moat_set_err(err, errlen,
+                     "gid change did not take: real/effective/saved %u/%u/%u, wanted %u",
+                     (unsigned)rg, (unsigned)eg, (unsigned)sg, (unsigned)gid);
         goto out;
     }
     if (getgroups(0, NULL) != 0) {
@@ -260,7 +264,7 @@ int moat_privs_drop(const struct moat_privs_cfg *cfg, enum moat_privs_outcome *o
     threads = moat_sb_thread_count();
     if (keep != 0 && threads != 1) {
         moat_set_err(err, errlen, "keeping CAP_KILL needs a single-threaded process (%u threads)",
-                threads);
+                     threads);
         goto out;
     }
     if (r != 0 && e != 0 && s != 0) {
@@ -281,8 +285,8 @@ int moat_privs_drop(const struct moat_privs_cfg *cfg, enum moat_privs_outcome *o
         goto out;
     if (uid == 0 || gid == 0) {
         moat_set_err(err, errlen,
-                "refusing to run as uid %u gid %u: root (set sandbox.allow_root to allow)",
-                (unsigned)uid, (unsigned)gid);
+                     "refusing to run as uid %u gid %u: root (set sandbox.allow_root to allow)",
+                     (unsigned)uid, (unsigned)gid);
         goto out;
     }
     if (privs_drop_root(uid, gid, keep, err, errlen) != 0)

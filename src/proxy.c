@@ -66,43 +66,43 @@ struct moat_exchange {
     int mhd_wants_space;      /* conn suspended until the request buffer drains */
 
     /* upstream side */
-    struct upconn *uc;        /* upstream connection, NULL when none */
-    int started;              /* moat_exchange_start() ran */
-    int reused;               /* uc came from the pool */
-    int retried;              /* a stale pooled connection was already replaced */
-    enum send_state send;     /* request direction */
-    enum recv_state recv;     /* response direction */
-    int io_done;              /* nothing more to do upstream */
-    int failed;               /* failed: status/reason below */
-    int fail_status;          /* 502/503/504 when no head was delivered */
-    const char *fail_reason;  /* static reason label */
-    _Atomic uint64_t deadline_ms; /* upstream deadline in force, 0 = none */
-    uint64_t start_ms;        /* upstream work started */
-    uint64_t head_ms;         /* response head complete */
-    int in_active;            /* linked in px->list (px->list_lock) */
+    struct upconn *uc;                 /* upstream connection, NULL when none */
+    int started;                       /* moat_exchange_start() ran */
+    int reused;                        /* uc came from the pool */
+    int retried;                       /* a stale pooled connection was already replaced */
+    enum send_state send;              /* request direction */
+    enum recv_state recv;              /* response direction */
+    int io_done;                       /* nothing more to do upstream */
+    int failed;                        /* failed: status/reason below */
+    int fail_status;                   /* 502/503/504 when no head was delivered */
+    const char *fail_reason;           /* static reason label */
+    _Atomic uint64_t deadline_ms;      /* upstream deadline in force, 0 = none */
+    uint64_t start_ms;                 /* upstream work started */
+    uint64_t head_ms;                  /* response head complete */
+    int in_active;                     /* linked in px->list (px->list_lock) */
     struct moat_exchange *next, *prev; /* active list links (px->list_lock) */
 
     /* request buffer: head, then body bytes framed by moat */
-    size_t req_r, req_w;      /* read and write offsets */
-    size_t head_len;          /* bytes of head at the start (for a retry) */
-    int req_eof;              /* the client's body is complete */
-    int body_started;         /* body bytes entered the buffer */
-    uint64_t bytes_up;        /* body bytes taken from the client */
+    size_t req_r, req_w; /* read and write offsets */
+    size_t head_len;     /* bytes of head at the start (for a retry) */
+    int req_eof;         /* the client's body is complete */
+    int body_started;    /* body bytes entered the buffer */
+    uint64_t bytes_up;   /* body bytes taken from the client */
 
     /* response buffer: raw head, then decoded body bytes */
-    size_t resp_r, resp_w;    /* read and write offsets */
-    size_t resp_head_len;     /* bytes of the parsed head (while HEAD_READY) */
-    uint64_t resp_got;        /* raw response bytes received */
-    int upstream_status;      /* status of the final head */
-    uint64_t body_left;       /* for LENGTH framing */
+    size_t resp_r, resp_w;       /* read and write offsets */
+    size_t resp_head_len;        /* bytes of the parsed head (while HEAD_READY) */
+    uint64_t resp_got;           /* raw response bytes received */
+    int upstream_status;         /* status of the final head */
+    uint64_t body_left;          /* for LENGTH framing */
     struct moat_chunked chunked; /* for CHUNKED framing */
-    int reusable;             /* upstream connection may be pooled afterwards */
-    uint64_t bytes_down;      /* body bytes handed to the client */
+    int reusable;                /* upstream connection may be pooled afterwards */
+    uint64_t bytes_down;         /* body bytes handed to the client */
 
     /* kept across reuse (not cleared by ex_reset) */
-    struct moat_http1_resp head; /* parsed head (points into resp until taken) */
-    char *req;                   /* request buffer (owned), px->req_cap bytes */
-    char *resp;                  /* response buffer (owned), PX_RESP_BUF bytes */
+    struct moat_http1_resp head;     /* parsed head (points into resp until taken) */
+    char *req;                       /* request buffer (owned), px->req_cap bytes */
+    char *resp;                      /* response buffer (owned), PX_RESP_BUF bytes */
     struct moat_exchange *free_next; /* free list link */
 };
 
@@ -116,20 +116,20 @@ struct moat_proxy {
     uint64_t last_pool_ms;         /* last idle-pool sweep */
     atomic_uint active;            /* exchanges started and not io_done */
 
-    pthread_mutex_t pool_lock;     /* guards idle, n_idle, draining, upconn ex/idle */
-    struct upconn **idle;          /* idle stack, cfg->upstream.max_idle entries */
-    size_t n_idle;                 /* entries used */
-    int draining;                  /* no more pooling */
+    pthread_mutex_t pool_lock; /* guards idle, n_idle, draining, upconn ex/idle */
+    struct upconn **idle;      /* idle stack, cfg->upstream.max_idle entries */
+    size_t n_idle;             /* entries used */
+    int draining;              /* no more pooling */
 
-    pthread_mutex_t retired_lock;  /* guards retired */
-    struct upconn *retired;        /* closed upconns, freed by the I/O thread */
+    pthread_mutex_t retired_lock; /* guards retired */
+    struct upconn *retired;       /* closed upconns, freed by the I/O thread */
 
-    pthread_mutex_t list_lock;     /* guards the active list */
-    struct moat_exchange *list;    /* exchanges with upstream work in progress */
+    pthread_mutex_t list_lock;  /* guards the active list */
+    struct moat_exchange *list; /* exchanges with upstream work in progress */
 
-    pthread_mutex_t free_lock;     /* guards the free list */
-    struct moat_exchange *free;    /* exchanges kept for reuse */
-    size_t n_free;                 /* entries in free */
+    pthread_mutex_t free_lock;  /* guards the free list */
+    struct moat_exchange *free; /* exchanges kept for reuse */
+    size_t n_free;              /* entries in free */
 };
 
 /* ---------------------------------------------------------------- memory */
@@ -591,7 +591,8 @@ static int io_parse_head(struct moat_exchange *ex, int *resume)
             why = "head_too_large";
         }
         if (rc != MOAT_HTTP1_DONE || ex->head.status == 101) {
-            moat_log(MOAT_LOG_WARN, "upstream_protocol_error", "bad response head from upstream: %s",
+            moat_log(MOAT_LOG_WARN, "upstream_protocol_error",
+                     "bad response head from upstream: %s",
                      rc == MOAT_HTTP1_DONE ? "unexpected 101" : (why != NULL ? why : "?"));
             io_fail(ex, 502, "protocol");
             *resume |= ex_take_resume(ex);
@@ -830,8 +831,8 @@ struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_ups
     }
     px->cfg = cfg;
     px->up = up;
-    px->req_cap = (size_t)cfg->limits.max_header_bytes + cfg->limits.max_uri_bytes +
-                  PX_HEAD_SLACK + PX_REQ_BODY_BUF;
+    px->req_cap = (size_t)cfg->limits.max_header_bytes + cfg->limits.max_uri_bytes + PX_HEAD_SLACK +
+                  PX_REQ_BODY_BUF;
     px->last_sweep_ms = px->last_pool_ms = moat_now_ms();
     pthread_mutex_init(&px->pool_lock, NULL);
     pthread_mutex_init(&px->retired_lock, NULL);
@@ -1198,8 +1199,9 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
     if (ex->head.framing == MOAT_FRAME_LENGTH)
         size = ex->head.content_length;
     if (ex->head.framing == MOAT_FRAME_NONE)
-        size = !ex->head_request ? 0
-               : ex->head.length_known ? ex->head.content_length : MHD_SIZE_UNKNOWN;
+        size = !ex->head_request       ? 0
+               : ex->head.length_known ? ex->head.content_length
+                                       : MHD_SIZE_UNKNOWN;
     /* libmicrohttpd callocs the block with every response: size it to the
      * body so small answers don't pay for clearing 32 KiB. */
     block = PX_RESP_BUF;
@@ -1208,9 +1210,9 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
     if (ex->head.framing == MOAT_FRAME_NONE)
         block = 1024;
     avail = ex->resp_w - ex->resp_head_len;
-    if (!ex->head_request && (ex->head.framing == MOAT_FRAME_NONE ||
-                              (ex->head.framing == MOAT_FRAME_LENGTH &&
-                               avail >= ex->head.content_length))) {
+    if (!ex->head_request &&
+        (ex->head.framing == MOAT_FRAME_NONE ||
+         (ex->head.framing == MOAT_FRAME_LENGTH && avail >= ex->head.content_length))) {
         /* The whole body is here already (the common small answer): a buffer
          * response lets libmicrohttpd send head and body together. */
         r = MHD_create_response_from_buffer((size_t)size, ex->resp + ex->resp_head_len,
@@ -1249,8 +1251,7 @@ void moat_exchange_stats_get(struct moat_exchange *ex, struct moat_exchange_stat
     pthread_mutex_lock(&ex->lock);
     out->bytes_up = ex->bytes_up;
     out->bytes_down = ex->bytes_down;
-    out->upstream_seconds =
-        ex->head_ms != 0 ? (double)(ex->head_ms - ex->start_ms) / 1000.0 : -1.0;
+    out->upstream_seconds = ex->head_ms != 0 ? (double)(ex->head_ms - ex->start_ms) / 1000.0 : -1.0;
     out->upstream_status = ex->upstream_status;
     out->error = ex->failed ? ex->fail_reason : NULL;
     out->reused = ex->reused;

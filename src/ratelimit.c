@@ -58,21 +58,22 @@ static int cfg_check(const struct moat_ratelimit_cfg *cfg, char *err, size_t err
 
     if (cfg->max_failures < 1 || cfg->max_failures > MOAT_RATELIMIT_MAX_FAILURES_CAP)
         moat_set_err(err, errlen, "max_failures %u is out of range 1..%u", cfg->max_failures,
-                MOAT_RATELIMIT_MAX_FAILURES_CAP);
+                     MOAT_RATELIMIT_MAX_FAILURES_CAP);
     else if (cfg->global_max_failures < 1 ||
              cfg->global_max_failures > MOAT_RATELIMIT_MAX_FAILURES_CAP)
         moat_set_err(err, errlen, "global_max_failures %u is out of range 1..%u",
-                cfg->global_max_failures, MOAT_RATELIMIT_MAX_FAILURES_CAP);
+                     cfg->global_max_failures, MOAT_RATELIMIT_MAX_FAILURES_CAP);
     else if (cfg->window_ms == 0)
         moat_set_err(err, errlen, "window_ms must be positive");
     else if (cfg->cooldown_ms == 0)
         moat_set_err(err, errlen, "cooldown_ms must be positive");
     else if (cfg->max_cooldown_ms < cfg->cooldown_ms || cfg->max_cooldown_ms > MAX_COOLDOWN_MS)
         moat_set_err(err, errlen, "max_cooldown_ms %llu is out of range %llu..%llu",
-                (unsigned long long)cfg->max_cooldown_ms, (unsigned long long)cfg->cooldown_ms,
-                (unsigned long long)MAX_COOLDOWN_MS);
+                     (unsigned long long)cfg->max_cooldown_ms, (unsigned long long)cfg->cooldown_ms,
+                     (unsigned long long)MAX_COOLDOWN_MS);
     else if (cfg->table_size < 1 || cfg->table_size > MAX_TABLE)
-        moat_set_err(err, errlen, "table_size %zu is out of range 1..%u", cfg->table_size, MAX_TABLE);
+        moat_set_err(err, errlen, "table_size %zu is out of range 1..%u", cfg->table_size,
+                     MAX_TABLE);
     else
         rc = 0;
     return rc;

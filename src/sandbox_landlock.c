@@ -132,7 +132,7 @@ static int ll_add_port(int ruleset, uint16_t port, uint64_t access, char *err, s
 
     if (syscall(SYS_landlock_add_rule, ruleset, SB_LL_RULE_NET_PORT, &np, 0) != 0) {
         moat_set_err(err, errlen, "landlock: cannot add a rule for TCP port %u: %s", (unsigned)port,
-                strerror(errno));
+                     strerror(errno));
         goto out;
     }
     rc = 0;

@@ -276,7 +276,8 @@ int moat_sb_seccomp_apply(const struct moat_sandbox_cfg *cfg, struct moat_sandbo
 #endif
     r = seccomp_load(ctx);
     if (r != 0) {
-        moat_set_err(err, errlen, "seccomp: cannot load the filter: %s", strerror(r < 0 ? -r : ESRCH));
+        moat_set_err(err, errlen, "seccomp: cannot load the filter: %s",
+                     strerror(r < 0 ? -r : ESRCH));
         goto out;
     }
     rep->seccomp = MOAT_SB_ENFORCED;

@@ -127,18 +127,18 @@ static int check_value(const char *what, const char *where, enum moat_sech_id id
 
     if (len == 0 || len > MOAT_SECH_VALUE_MAX) {
         moat_set_err(err, errlen, "%s%s: value is empty or longer than %d bytes", what, where,
-                MOAT_SECH_VALUE_MAX);
+                     MOAT_SECH_VALUE_MAX);
         return -1;
     }
     if (!moat_hdr_value_ok(v, len)) {
         moat_set_err(err, errlen, "%s%s: value has a control character or surrounding space", what,
-                where);
+                     where);
         return -1;
     }
     if ((id == MOAT_SECH_CSP || id == MOAT_SECH_CSP_RO) && csp_nonce_check(v, len) < 0) {
         moat_set_err(err, errlen,
-                "%s%s: {nonce} may only appear as a whole '%s' source, at most %d times", what,
-                where, "nonce-{nonce}", MOAT_SECH_MAX_NONCES);
+                     "%s%s: {nonce} may only appear as a whole '%s' source, at most %d times", what,
+                     where, "nonce-{nonce}", MOAT_SECH_MAX_NONCES);
         return -1;
     }
     return 0;
@@ -224,7 +224,7 @@ int moat_secheaders_set(struct moat_secheaders *p, size_t scope, enum moat_sech_
     if (value == NULL && (mode == MOAT_SECH_SET || mode == MOAT_SECH_DEFAULT) &&
         e->value.len == 0 && p->scope[0].hdr[id].value.len == 0) {
         moat_set_err(err, errlen, "%s%s: mode %s needs a value", moat_secheaders_name(id), where,
-                mode_names[mode]);
+                     mode_names[mode]);
         goto out;
     }
     if (value != NULL && pool_put(p, value, strlen(value), &v) < 0) {
@@ -284,32 +284,33 @@ int moat_secheaders_add_custom(struct moat_secheaders *p, size_t scope, const ch
     sc = &p->scope[scope];
     if (nlen > MOAT_SECH_NAME_MAX || !moat_hdr_is_token(name, nlen)) {
         moat_set_err(err, errlen, "custom header \"%s\"%s: name is not a header name (token)",
-                printable(name, what, sizeof(what)), where);
+                     printable(name, what, sizeof(what)), where);
         goto out;
     }
     (void)snprintf(what, sizeof(what), "custom header %s", name);
     if (moat_sech_managed_id(name, nlen) >= 0 ||
         in_list(no_custom, sizeof(no_custom) / sizeof(no_custom[0]), name, nlen)) {
         moat_set_err(err, errlen, "custom header %s%s: %s", name, where,
-                moat_sech_managed_id(name, nlen) >= 0 ? "is managed, use its own setting"
-                                                      : "may not be set by policy");
+                     moat_sech_managed_id(name, nlen) >= 0 ? "is managed, use its own setting"
+                                                           : "may not be set by policy");
         goto out;
     }
     if (mode != MOAT_SECH_OFF && mode != MOAT_SECH_DEFAULT && mode != MOAT_SECH_SET) {
-        moat_set_err(err, errlen, "custom header %s%s: mode must be set, default or off", name, where);
+        moat_set_err(err, errlen, "custom header %s%s: mode must be set, default or off", name,
+                     where);
         goto out;
     }
     if (mode != MOAT_SECH_OFF && value == NULL) {
         moat_set_err(err, errlen, "custom header %s%s: mode %s needs a value", name, where,
-                mode_names[mode]);
+                     mode_names[mode]);
         goto out;
     }
     if (value != NULL && check_value(what, where, MOAT_SECH_COUNT, value, err, errlen) < 0)
         goto out;
     if (moat_sech_find_custom(p, sc, name, nlen) >= 0 || sc->n_custom >= MOAT_SECH_MAX_CUSTOM) {
         moat_set_err(err, errlen, "custom header %s%s: %s", name, where,
-                sc->n_custom >= MOAT_SECH_MAX_CUSTOM ? "too many custom headers"
-                                                     : "already configured");
+                     sc->n_custom >= MOAT_SECH_MAX_CUSTOM ? "too many custom headers"
+                                                          : "already configured");
         goto out;
     }
     c.set.mode = (unsigned char)mode;
@@ -333,7 +334,7 @@ int moat_secheaders_add_remove(struct moat_secheaders *p, const char *name, char
 
     if (nlen > MOAT_SECH_NAME_MAX || !moat_hdr_is_token(name, nlen)) {
         moat_set_err(err, errlen, "removed header \"%s\": not a header name (token)",
-                printable(name, shown, sizeof(shown)));
+                     printable(name, shown, sizeof(shown)));
         return -1;
     }
     if (in_list(framing, sizeof(framing) / sizeof(framing[0]), name, nlen)) {
@@ -379,7 +380,7 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
     (void)printable(prefix, shown, sizeof(shown));
     if (len == 0 || len > MOAT_SECH_PREFIX_MAX || prefix[0] != '/') {
         moat_set_err(err, errlen, "override \"%s\": prefix must start with '/' (at most %d bytes)",
-                shown, MOAT_SECH_PREFIX_MAX);
+                     shown, MOAT_SECH_PREFIX_MAX);
         return -1;
     }
     while (i < len) {
@@ -392,7 +393,7 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
             i++;
         if (i < len && prefix[i] != '/') {
             moat_set_err(err, errlen, "override %s: byte 0x%02x not allowed in a prefix", shown,
-                    (unsigned char)prefix[i]);
+                         (unsigned char)prefix[i]);
             return -1;
         }
         if (i == st)
@@ -401,7 +402,7 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
         if ((i - st == 1 && prefix[st] == '.') ||
             (i - st == 2 && strncmp(prefix + st, "..", 2) == 0) || segs > MOAT_SECH_PREFIX_SEGS) {
             moat_set_err(err, errlen, "override %s: dot segment or more than %d segments", shown,
-                    MOAT_SECH_PREFIX_SEGS);
+                         MOAT_SECH_PREFIX_SEGS);
             return -1;
         }
         norm[nlen++] = '/';
@@ -418,7 +419,8 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
         }
     }
     if (p->n_scopes > MOAT_SECH_MAX_OVERRIDES) {
-        moat_set_err(err, errlen, "override %s: more than %d overrides", shown, MOAT_SECH_MAX_OVERRIDES);
+        moat_set_err(err, errlen, "override %s: more than %d overrides", shown,
+                     MOAT_SECH_MAX_OVERRIDES);
         return -1;
     }
     sc = &p->scope[p->n_scopes];
@@ -446,9 +448,9 @@ int moat_secheaders_set_report_uri(struct moat_secheaders *p, const char *uri, c
     }
     if (i < len || len > MOAT_SECH_URI_MAX) {
         moat_set_err(err, errlen,
-                "CSP report URI: space, ';', ',', '\"', '\\' or control character, "
-                "or longer than %d bytes",
-                MOAT_SECH_URI_MAX);
+                     "CSP report URI: space, ';', ',', '\"', '\\' or control character, "
+                     "or longer than %d bytes",
+                     MOAT_SECH_URI_MAX);
         return -1;
     }
     if (len > 0 && pool_put(p, uri, len, &v) < 0) {

@@ -107,8 +107,8 @@ static enum MHD_Result collect_hdr(void *cls, enum MHD_ValueKind kind, const cha
 }
 
 /* Fills family/addr bytes/text of the client address. */
-static void client_addr(struct MHD_Connection *conn, int *family, unsigned char *addr,
-                        char *text, size_t textlen)
+static void client_addr(struct MHD_Connection *conn, int *family, unsigned char *addr, char *text,
+                        size_t textlen)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -420,7 +420,7 @@ static void srv_record_mhd_answer(struct moat_server *srv, struct MHD_Connection
 }
 
 void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                          enum MHD_RequestTerminationCode toe)
+                   enum MHD_RequestTerminationCode toe)
 {
     struct moat_server *srv = cls;
     struct req_ctx *rc = *req_cls;

@@ -26,15 +26,15 @@
 
 /* One client connection (MHD socket context). */
 struct conn_ctx {
-    struct conn_ctx *prev, *next;     /* server's connection list (conn_lock) */
-    int fd;                           /* the client socket (owned by MHD) */
-    struct sockaddr_storage peer;     /* peer address, to re-check before shutdown */
-    socklen_t peer_len;               /* bytes in peer */
-    int family;                       /* AF_INET / AF_INET6 / other, for connlimit */
-    unsigned char addr[16];           /* client address bytes, for connlimit */
-    uint64_t head_deadline_ms;        /* request head must be complete by then, 0 = none */
-    struct moat_metrics *metrics;     /* the server's registry (borrowed), for the TLS hook */
-    int tls_counted;                  /* the handshake was counted (worker thread only) */
+    struct conn_ctx *prev, *next; /* server's connection list (conn_lock) */
+    int fd;                       /* the client socket (owned by MHD) */
+    struct sockaddr_storage peer; /* peer address, to re-check before shutdown */
+    socklen_t peer_len;           /* bytes in peer */
+    int family;                   /* AF_INET / AF_INET6 / other, for connlimit */
+    unsigned char addr[16];       /* client address bytes, for connlimit */
+    uint64_t head_deadline_ms;    /* request head must be complete by then, 0 = none */
+    struct moat_metrics *metrics; /* the server's registry (borrowed), for the TLS hook */
+    int tls_counted;              /* the handshake was counted (worker thread only) */
 };
 
 enum req_state {
@@ -46,55 +46,55 @@ enum req_state {
 
 /* One request (MHD request context, created by the URI log callback). */
 struct req_ctx {
-    struct moat_server *srv;          /* borrowed */
-    char *target;                     /* raw request target (owned) */
-    uint64_t start_ms;                /* request line received */
-    enum req_state state;             /* where the request is */
-    struct moat_exchange *ex;         /* proxy exchange (one reference), or NULL */
-    int status;                       /* status queued to the client, 0 = none */
-    const char *reason;               /* rejection / failure label, or NULL */
-    uint64_t body_seen;               /* body bytes received */
-    uint64_t own_bytes;               /* body bytes of moat's own answer (0 when proxied) */
+    struct moat_server *srv;                  /* borrowed */
+    char *target;                             /* raw request target (owned) */
+    uint64_t start_ms;                        /* request line received */
+    enum req_state state;                     /* where the request is */
+    struct moat_exchange *ex;                 /* proxy exchange (one reference), or NULL */
+    int status;                               /* status queued to the client, 0 = none */
+    const char *reason;                       /* rejection / failure label, or NULL */
+    uint64_t body_seen;                       /* body bytes received */
+    uint64_t own_bytes;                       /* body bytes of moat's own answer (0 when proxied) */
     char request_id[MOAT_REQUEST_ID_MAX + 1]; /* id sent upstream and logged */
-    char client_ip[INET6_ADDRSTRLEN]; /* textual client address */
-    char method[32];                  /* request method (truncated) */
-    char nonce[MOAT_SECH_NONCE_B64];  /* CSP nonce of this request, "" = none */
+    char client_ip[INET6_ADDRSTRLEN];         /* textual client address */
+    char method[32];                          /* request method (truncated) */
+    char nonce[MOAT_SECH_NONCE_B64];          /* CSP nonce of this request, "" = none */
 };
 
 /* One listener worker: a thread running its own libmicrohttpd daemon (external
  * epoll mode, sharing the listening socket) and its own proxy engine. */
 struct srv_worker {
-    struct moat_server *srv;      /* back pointer (borrowed) */
-    unsigned idx;                 /* worker number */
-    struct MHD_Daemon *daemon;    /* this worker's daemon (owned) */
-    struct moat_proxy *px;        /* this worker's engine (owned) */
-    int wake_fd;                  /* eventfd: quiesce/stop requests (owned) */
-    pthread_t thread;             /* the worker thread */
-    int running;                  /* thread started and not joined */
-    int quiesced;                 /* daemon no longer accepts (worker thread, then main) */
-    char mhd_mark;                /* address used as epoll data for the daemon's fd */
-    char wake_mark;               /* address used as epoll data for wake_fd */
+    struct moat_server *srv;   /* back pointer (borrowed) */
+    unsigned idx;              /* worker number */
+    struct MHD_Daemon *daemon; /* this worker's daemon (owned) */
+    struct moat_proxy *px;     /* this worker's engine (owned) */
+    int wake_fd;               /* eventfd: quiesce/stop requests (owned) */
+    pthread_t thread;          /* the worker thread */
+    int running;               /* thread started and not joined */
+    int quiesced;              /* daemon no longer accepts (worker thread, then main) */
+    char mhd_mark;             /* address used as epoll data for the daemon's fd */
+    char wake_mark;            /* address used as epoll data for wake_fd */
 };
 
 struct moat_server {
-    const struct moat_config *cfg;    /* borrowed */
-    struct moat_upstream *up;         /* borrowed */
-    struct moat_tlsstore *tls;        /* borrowed */
-    struct moat_metrics *metrics;     /* borrowed, may be NULL */
-    struct moat_reqcheck_limits lim;  /* from cfg */
-    int listen_fd;                    /* bound listening socket (owned) */
-    struct srv_worker *workers;       /* n_workers entries (owned) */
-    unsigned n_workers;               /* listener threads */
-    struct moat_connlimit *climit;    /* connection admission (owned) */
-    atomic_int draining;              /* quiesced: answer with Connection: close */
-    atomic_int stopping;              /* workers must leave their loops */
-    atomic_uint n_conns;              /* open client connections */
-    atomic_uint n_reqs;               /* requests in progress */
-    pthread_mutex_t conn_lock;        /* guards the connection list */
-    struct conn_ctx *conns;           /* open connections */
+    const struct moat_config *cfg;   /* borrowed */
+    struct moat_upstream *up;        /* borrowed */
+    struct moat_tlsstore *tls;       /* borrowed */
+    struct moat_metrics *metrics;    /* borrowed, may be NULL */
+    struct moat_reqcheck_limits lim; /* from cfg */
+    int listen_fd;                   /* bound listening socket (owned) */
+    struct srv_worker *workers;      /* n_workers entries (owned) */
+    unsigned n_workers;              /* listener threads */
+    struct moat_connlimit *climit;   /* connection admission (owned) */
+    atomic_int draining;             /* quiesced: answer with Connection: close */
+    atomic_int stopping;             /* workers must leave their loops */
+    atomic_uint n_conns;             /* open client connections */
+    atomic_uint n_reqs;              /* requests in progress */
+    pthread_mutex_t conn_lock;       /* guards the connection list */
+    struct conn_ctx *conns;          /* open connections */
     unsigned char rid_key[crypto_stream_chacha20_KEYBYTES]; /* request-id key (random) */
-    atomic_uint_fast64_t rid_counter; /* request ids and nonces issued */
-    const struct moat_secheaders *sech; /* header policy (borrowed), NULL = none */
+    atomic_uint_fast64_t rid_counter;                       /* request ids and nonces issued */
+    const struct moat_secheaders *sech;       /* header policy (borrowed), NULL = none */
     const struct moat_cookie_policy *cookies; /* cookie hardening (borrowed), NULL = off */
 };
 

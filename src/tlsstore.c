@@ -1,4 +1,5 @@
-/* tlsstore.c - the GnuTLS credential sets served through MHD's certificate callback, swapped atomically on reload. */
+/* tlsstore.c - the GnuTLS credential sets served through MHD's certificate callback, swapped
+ * atomically on reload. */
 #include "moat/tlsstore.h"
 #include "moat/log.h"
 #include "moat/fileio.h"
@@ -21,10 +22,10 @@
 
 /* One certificate chain with its private key, immutable once published. */
 struct tlsset {
-    gnutls_pcert_st *pcerts;  /* chain, leaf first; n entries, each initialised */
-    unsigned int n;           /* certificates in pcerts */
-    gnutls_privkey_t key;     /* the leaf's private key */
-    struct tlsset *next;      /* next older retired set (retired list only) */
+    gnutls_pcert_st *pcerts; /* chain, leaf first; n entries, each initialised */
+    unsigned int n;          /* certificates in pcerts */
+    gnutls_privkey_t key;    /* the leaf's private key */
+    struct tlsset *next;     /* next older retired set (retired list only) */
 };
 
 struct moat_tlsstore {
@@ -40,8 +41,8 @@ static _Atomic(struct moat_tlsstore *) installed_store;
 
 /* Reads the regular file at path (at most TLS_FILE_MAX bytes) into a new
  * buffer in *out (caller wipes *cap_out bytes and frees; out->size is the length). */
-static int file_read(const char *path, const char *what, gnutls_datum_t *out, size_t *cap_out, char *err,
-                     size_t errlen)
+static int file_read(const char *path, const char *what, gnutls_datum_t *out, size_t *cap_out,
+                     char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -91,7 +92,8 @@ out:
 }
 
 /* Builds a credential set from the two files. */
-static struct tlsset *tlsset_build(const char *cert_path, const char *key_path, char *err, size_t errlen)
+static struct tlsset *tlsset_build(const char *cert_path, const char *key_path, char *err,
+                                   size_t errlen)
 {
     gnutls_datum_t cert_pem = {NULL, 0}, key_pem = {NULL, 0};
     size_t cert_cap = 0, key_cap = 0;
@@ -118,7 +120,8 @@ static struct tlsset *tlsset_build(const char *cert_path, const char *key_path, 
                                             GNUTLS_X509_CRT_LIST_IMPORT_FAIL_IF_EXCEED |
                                                 GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED);
     if (ret < 0) {
-        moat_set_err(err, errlen, "cannot load the certificate chain in %s: %s", cert_path, gnutls_strerror(ret));
+        moat_set_err(err, errlen, "cannot load the certificate chain in %s: %s", cert_path,
+                     gnutls_strerror(ret));
         goto out;
     }
     set->n = max;
@@ -129,17 +132,21 @@ static struct tlsset *tlsset_build(const char *cert_path, const char *key_path, 
 
     ret = gnutls_privkey_init(&set->key);
     if (ret < 0) {
-        moat_set_err(err, errlen, "cannot load the private key in %s: %s", key_path, gnutls_strerror(ret));
+        moat_set_err(err, errlen, "cannot load the private key in %s: %s", key_path,
+                     gnutls_strerror(ret));
         goto out;
     }
     ret = gnutls_privkey_import_x509_raw(set->key, &key_pem, GNUTLS_X509_FMT_PEM, NULL, 0);
     if (ret < 0 && memmem(key_pem.data, key_pem.size, "ENCRYPTED", 9) != NULL) {
-        moat_set_err(err, errlen, "%s: encrypted private keys are not supported (store it unencrypted, mode 0600)",
-                key_path);
+        moat_set_err(
+            err, errlen,
+            "%s: encrypted private keys are not supported (store it unencrypted, mode 0600)",
+            key_path);
         goto out;
     }
     if (ret < 0) {
-        moat_set_err(err, errlen, "cannot load the private key in %s: %s", key_path, gnutls_strerror(ret));
+        moat_set_err(err, errlen, "cannot load the private key in %s: %s", key_path,
+                     gnutls_strerror(ret));
         goto out;
     }
     if (key_matches(&set->pcerts[0], set->key) != 0) {
@@ -179,8 +186,8 @@ out:
     return st;
 }
 
-int moat_tlsstore_load(struct moat_tlsstore *st, const char *cert_path, const char *key_path, char *err,
-                       size_t errlen)
+int moat_tlsstore_load(struct moat_tlsstore *st, const char *cert_path, const char *key_path,
+                       char *err, size_t errlen)
 {
     struct tlsset *set, *old;
     int rc = -1;
@@ -204,8 +211,9 @@ out:
 }
 
 int moat_tlsstore_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
-                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
-                           unsigned int *pcert_length, gnutls_privkey_t *pkey)
+                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                           gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                           gnutls_privkey_t *pkey)
 {
     struct moat_tlsstore *st = atomic_load_explicit(&installed_store, memory_order_acquire);
     struct tlsset *set = NULL;

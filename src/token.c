@@ -298,7 +298,8 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
         if (is_default && (errno == ENOENT || errno == ENOTDIR))
             rc = 0;
         else
-            moat_set_err(err, errlen, "cannot open shutdown token file %s: %s", path, strerror(errno));
+            moat_set_err(err, errlen, "cannot open shutdown token file %s: %s", path,
+                         strerror(errno));
         goto out;
     }
     if (fstat(fd, &sb) != 0) {
@@ -311,8 +312,8 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
     }
     if ((sb.st_mode & S_IWOTH) != 0) {
         moat_set_err(err, errlen,
-                "shutdown token file %s is writable by others (mode %04o): make it 0400", path,
-                (unsigned)(sb.st_mode & 07777));
+                     "shutdown token file %s is writable by others (mode %04o): make it 0400", path,
+                     (unsigned)(sb.st_mode & 07777));
         goto out;
     }
     if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0)
@@ -322,7 +323,7 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
             path, (unsigned)(sb.st_mode & 07777));
     if (sb.st_size > (off_t)READ_CAP) {
         moat_set_err(err, errlen, "shutdown token is longer than %d characters (file %s)",
-                MOAT_TOKEN_MAX_LEN, path);
+                     MOAT_TOKEN_MAX_LEN, path);
         goto out;
     }
     for (;;) {
@@ -330,7 +331,8 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            moat_set_err(err, errlen, "cannot read shutdown token file %s: %s", path, strerror(errno));
+            moat_set_err(err, errlen, "cannot read shutdown token file %s: %s", path,
+                         strerror(errno));
             goto out;
         }
         if (n == 0)
@@ -341,7 +343,7 @@ static int file_read(const char *path, int is_default, unsigned char *buf, size_
     }
     if (got > READ_CAP) {
         moat_set_err(err, errlen, "shutdown token is longer than %d characters (file %s)",
-                MOAT_TOKEN_MAX_LEN, path);
+                     MOAT_TOKEN_MAX_LEN, path);
         goto out;
     }
     /* One trailing LF or CRLF, as editors and `echo` leave. */
@@ -368,12 +370,12 @@ static int token_check(const unsigned char *s, size_t n, const char *what1, cons
 
     if (n < MOAT_TOKEN_MIN_LEN) {
         moat_set_err(err, errlen, "shutdown token is shorter than %d characters (%s%s)",
-                MOAT_TOKEN_MIN_LEN, what1, what2);
+                     MOAT_TOKEN_MIN_LEN, what1, what2);
         goto out;
     }
     if (n > MOAT_TOKEN_MAX_LEN) {
         moat_set_err(err, errlen, "shutdown token is longer than %d characters (%s%s)",
-                MOAT_TOKEN_MAX_LEN, what1, what2);
+                     MOAT_TOKEN_MAX_LEN, what1, what2);
         goto out;
     }
     for (i = 0; i < n; i++) {
@@ -387,10 +389,11 @@ static int token_check(const unsigned char *s, size_t n, const char *what1, cons
         }
     }
     if (!is_token68(s, n)) {
-        moat_set_err(err, errlen,
-                "shutdown token has characters a Bearer token cannot carry (%s%s): use A-Z a-z 0-9 "
-                "- . _ ~ + / and trailing '='",
-                what1, what2);
+        moat_set_err(
+            err, errlen,
+            "shutdown token has characters a Bearer token cannot carry (%s%s): use A-Z a-z 0-9 "
+            "- . _ ~ + / and trailing '='",
+            what1, what2);
         goto out;
     }
     rc = 0;
@@ -449,7 +452,8 @@ int moat_token_load(struct moat_token **out, const char *token_file, char **envp
     digest(t->sec->key, t->scr, n, t->sec->hash);
     sodium_memzero(t->scr, sizeof *t->scr);
     if (sodium_mprotect_noaccess(t->scr) != 0 || sodium_mprotect_noaccess(t->sec) != 0) {
-        moat_set_err(err, errlen, "cannot protect the shutdown token's memory: %s", strerror(errno));
+        moat_set_err(err, errlen, "cannot protect the shutdown token's memory: %s",
+                     strerror(errno));
         goto out;
     }
     *out = t;

@@ -14,16 +14,16 @@
 
 /* What moat learnt about a served certificate. Caller-owned, no pointers. */
 struct moat_cert_info {
-    char subject_cn[256];                     /* subject commonName, "" when none */
-    char names[MOAT_CERT_MAX_NAMES][256];     /* DNS and IP subjectAltNames, as text */
-    size_t n_names;                           /* entries used in names */
-    time_t not_before;                        /* validity start (UTC) */
-    time_t not_after;                         /* validity end (UTC) */
-    char key_type[16];                        /* "ECDSA" or "RSA" */
-    int key_bits;                             /* key size in bits */
-    char sha256[96 + 1];                      /* fingerprint "AB:CD:..." of the leaf (DER) */
-    int key_mode_too_open;                    /* key file grants group/other any access (mode & 077) */
-    size_t chain_len;                         /* certificates in the PEM file (leaf first) */
+    char subject_cn[256];                 /* subject commonName, "" when none */
+    char names[MOAT_CERT_MAX_NAMES][256]; /* DNS and IP subjectAltNames, as text */
+    size_t n_names;                       /* entries used in names */
+    time_t not_before;                    /* validity start (UTC) */
+    time_t not_after;                     /* validity end (UTC) */
+    char key_type[16];                    /* "ECDSA" or "RSA" */
+    int key_bits;                         /* key size in bits */
+    char sha256[96 + 1];                  /* fingerprint "AB:CD:..." of the leaf (DER) */
+    int key_mode_too_open;                /* key file grants group/other any access (mode & 077) */
+    size_t chain_len;                     /* certificates in the PEM file (leaf first) */
 };
 
 /* Checks cert_path (PEM, leaf first, optional intermediates) and key_path (PEM

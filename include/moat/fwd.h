@@ -56,8 +56,8 @@ long moat_fwd_build_head(const struct moat_fwd_input *in, char *out, size_t cap)
  * random id). A header sent more than once is ignored. Writes a NUL-terminated
  * id into out (cap >= MOAT_REQUEST_ID_MAX+1; generated is truncated to fit).
  * Returns 1 when the client's id was kept, 0 when generated was used. */
-int moat_fwd_request_id(const struct moat_hdr *hdrs, size_t n, const char *name,
-                        int accept_client, const char *generated, char *out, size_t cap);
+int moat_fwd_request_id(const struct moat_hdr *hdrs, size_t n, const char *name, int accept_client,
+                        const char *generated, char *out, size_t cap);
 
 /* True when a header of this name must not be forwarded in either direction
  * (hop-by-hop, framing moat rewrites itself). `connection` is the value of the

@@ -22,23 +22,23 @@ enum moat_framing {
 };
 
 struct moat_http1_resp {
-    int status;                  /* 100..599 */
-    int minor;                   /* HTTP/1.<minor>: 0 or 1 */
-    const char *reason;          /* reason phrase (points into buf) */
-    size_t reason_len;           /* bytes in reason */
+    int status;                                /* 100..599 */
+    int minor;                                 /* HTTP/1.<minor>: 0 or 1 */
+    const char *reason;                        /* reason phrase (points into buf) */
+    size_t reason_len;                         /* bytes in reason */
     struct moat_hdr hdrs[MOAT_HTTP1_MAX_HDRS]; /* fields, pointing into buf */
-    size_t n_hdrs;               /* entries used in hdrs */
-    enum moat_framing framing;   /* how the body is delimited */
-    uint64_t content_length;     /* for MOAT_FRAME_LENGTH (and a HEAD answer: see below) */
-    int length_known;            /* content_length holds a single valid Content-Length: always
-                                    with MOAT_FRAME_LENGTH, and for a HEAD answer that announced one */
-    int keep_alive;              /* connection reusable after this response */
+    size_t n_hdrs;                             /* entries used in hdrs */
+    enum moat_framing framing;                 /* how the body is delimited */
+    uint64_t content_length; /* for MOAT_FRAME_LENGTH (and a HEAD answer: see below) */
+    int length_known;        /* content_length holds a single valid Content-Length: always
+                                with MOAT_FRAME_LENGTH, and for a HEAD answer that announced one */
+    int keep_alive;          /* connection reusable after this response */
 };
 
 enum moat_http1_rc {
-    MOAT_HTTP1_ERROR = -1,   /* malformed: answer 502 and close the upstream connection */
-    MOAT_HTTP1_PARTIAL = 0,  /* need more bytes */
-    MOAT_HTTP1_DONE = 1,     /* head complete; *head_len bytes consumed */
+    MOAT_HTTP1_ERROR = -1,  /* malformed: answer 502 and close the upstream connection */
+    MOAT_HTTP1_PARTIAL = 0, /* need more bytes */
+    MOAT_HTTP1_DONE = 1,    /* head complete; *head_len bytes consumed */
 };
 
 /* Parses a response head from buf[0..len). head_request: the request was HEAD
@@ -60,11 +60,11 @@ enum moat_http1_rc moat_http1_parse_response(const char *buf, size_t len, int he
 
 /* Incremental chunked-body decoder. Zero-initialise, then feed bytes. */
 struct moat_chunked {
-    int state;           /* internal */
-    uint64_t remaining;  /* bytes left in the current chunk */
-    unsigned line_len;   /* bytes of the current size/trailer line seen (bounded) */
-    unsigned digits;     /* hex digits of the current size */
-    unsigned trailers;   /* trailer fields seen (bounded) */
+    int state;          /* internal */
+    uint64_t remaining; /* bytes left in the current chunk */
+    unsigned line_len;  /* bytes of the current size/trailer line seen (bounded) */
+    unsigned digits;    /* hex digits of the current size */
+    unsigned trailers;  /* trailer fields seen (bounded) */
 };
 
 enum moat_chunked_rc {

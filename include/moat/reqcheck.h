@@ -22,11 +22,11 @@ struct moat_reqcheck_limits {
 
 /* The request head as received. All pointers borrowed from the caller. */
 struct moat_req_view {
-    const char *method;           /* NUL-terminated method */
-    const char *version;          /* "HTTP/1.1" or "HTTP/1.0" (anything else: 505) */
-    const char *target;           /* raw request target, NUL-terminated, as on the wire */
-    const struct moat_hdr *hdrs;  /* header fields in arrival order */
-    size_t n_hdrs;                /* entries in hdrs */
+    const char *method;          /* NUL-terminated method */
+    const char *version;         /* "HTTP/1.1" or "HTTP/1.0" (anything else: 505) */
+    const char *target;          /* raw request target, NUL-terminated, as on the wire */
+    const struct moat_hdr *hdrs; /* header fields in arrival order */
+    size_t n_hdrs;               /* entries in hdrs */
 };
 
 enum moat_body_kind {
@@ -36,8 +36,8 @@ enum moat_body_kind {
 };
 
 struct moat_reqcheck_result {
-    int status;             /* 0 = accepted; else 400, 413, 414, 417, 431, 501 or 505 */
-    const char *reason;     /* static snake_case reason ("ok", "dup_content_length", ...) */
+    int status;               /* 0 = accepted; else 400, 413, 414, 417, 431, 501 or 505 */
+    const char *reason;       /* static snake_case reason ("ok", "dup_content_length", ...) */
     enum moat_body_kind body; /* how the request body is framed (when accepted) */
     uint64_t content_length;  /* for MOAT_BODY_LENGTH */
     const char *host;         /* the Host value (points into hdrs, not NUL-terminated) */

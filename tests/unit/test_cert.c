@@ -1,4 +1,5 @@
-/* test_cert.c - unit tests for certificate/key checks and the --dev certificate (material made at run time). */
+/* test_cert.c - unit tests for certificate/key checks and the --dev certificate (material made at
+ * run time). */
 #include <check.h>
 #include <errno.h>
 #include <ftw.h>
@@ -21,12 +22,12 @@
 
 #define DAY 86400L
 /* Test-material sanity: abort (a failed test, or a failed run) when false. */
-#define MUST(c)                                                                   \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #c);        \
-            abort();                                                              \
-        }                                                                         \
+#define MUST(c)                                                                                    \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #c);                         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 #define T_2025_01_01 ((time_t)1735689600) /* 2025-01-01T00:00:00Z */
 #define T_2099_01_01 ((time_t)4070908800) /* 2099-01-01T00:00:00Z */
@@ -69,8 +70,8 @@ static void ext_add(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 }
 
 /* A certificate for key, signed by issuer/issuer_key (self-signed when NULL). */
-static X509 *cert_make(EVP_PKEY *key, const char *cn, const char *san, time_t nb, time_t na, X509 *issuer,
-                       EVP_PKEY *issuer_key, int ca)
+static X509 *cert_make(EVP_PKEY *key, const char *cn, const char *san, time_t nb, time_t na,
+                       X509 *issuer, EVP_PKEY *issuer_key, int ca)
 {
     static long serial = 1;
     X509 *x = X509_new();
@@ -81,7 +82,8 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, const char *san, time_t nb
     MUST(x != NULL && name != NULL);
     MUST(X509_set_version(x, X509_VERSION_3) == 1);
     MUST(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++) == 1);
-    MUST(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) == 1);
+    MUST(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+                                    0) == 1);
     MUST(X509_set_subject_name(x, name) == 1);
     MUST(X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : name) == 1);
     MUST(ASN1_TIME_set(X509_getm_notBefore(x), nb) != NULL);
@@ -89,7 +91,8 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, const char *san, time_t nb
     MUST(X509_set_pubkey(x, key) == 1);
     X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
     ext_add(x, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-    ext_add(x, &ctx, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
+    ext_add(x, &ctx, NID_key_usage,
+            ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
     ext_add(x, &ctx, NID_subject_key_identifier, "hash");
     if (san != NULL)
         ext_add(x, &ctx, NID_subject_alt_name, san);
@@ -166,7 +169,8 @@ static void material_make(void)
     X509 *root, *inter, *leaf, *x;
     BIO *b, *in;
     char p[PATH_MAX];
-    const char *broken = "-----BEGIN CERTIFICATE-----\nMIIBAAAAgarbagegarbage\n-----END CERTIFICATE-----\n";
+    const char *broken =
+        "-----BEGIN CERTIFICATE-----\nMIIBAAAAgarbagegarbage\n-----END CERTIFICATE-----\n";
     const char *garbage = "this is not PEM at all\n";
     char *text = NULL;
     char pass[] = "secret";
@@ -187,8 +191,10 @@ static void material_make(void)
     int_k = key_gen("p384");
     leaf_k = key_gen("rsa2048");
     root = cert_make(root_k, "Test Root", NULL, now - DAY, now + 3650 * DAY, NULL, NULL, 1);
-    inter = cert_make(int_k, "Test Intermediate", NULL, now - DAY, now + 3650 * DAY, root, root_k, 1);
-    leaf = cert_make(leaf_k, "chain.test", "DNS:chain.test", now - DAY, now + 365 * DAY, inter, int_k, 0);
+    inter =
+        cert_make(int_k, "Test Intermediate", NULL, now - DAY, now + 3650 * DAY, root, root_k, 1);
+    leaf = cert_make(leaf_k, "chain.test", "DNS:chain.test", now - DAY, now + 365 * DAY, inter,
+                     int_k, 0);
     key_put("chain.key", leaf_k);
     certs_put("chain.pem", leaf, inter, NULL);
     certs_put("chain3.pem", leaf, inter, root);
@@ -196,9 +202,10 @@ static void material_make(void)
 
     /* The SAN/CN test certificate, with exact dates. */
     k = key_gen("p256");
-    x = cert_make(k, "example.test",
-                  "DNS:example.test,DNS:*.example.test,IP:192.0.2.1,IP:2001:db8::1,email:a@example.test",
-                  (time_t)1700000000, (time_t)4000000000, NULL, NULL, 0);
+    x = cert_make(
+        k, "example.test",
+        "DNS:example.test,DNS:*.example.test,IP:192.0.2.1,IP:2001:db8::1,email:a@example.test",
+        (time_t)1700000000, (time_t)4000000000, NULL, NULL, 0);
     key_put("san.key", k);
     certs_put("san.pem", x, NULL, NULL);
 
@@ -208,7 +215,7 @@ static void material_make(void)
     bio_put("enc8.key", b, 0600);
     b = BIO_new(BIO_s_mem());
     MUST(PEM_write_bio_PrivateKey_traditional(b, k, EVP_aes_256_cbc(), (unsigned char *)pass, 6,
-                                                          NULL, NULL) == 1);
+                                              NULL, NULL) == 1);
     bio_put("enctrad.key", b, 0600);
 
     /* The EC key again, readable by everyone. */
@@ -261,13 +268,13 @@ static void material_make(void)
 }
 
 struct pair_case {
-    const char *cert;    /* file in tmpdir */
-    const char *key;     /* file in tmpdir */
-    const char *err;     /* NULL: must pass; else a substring of the message */
-    const char *type;    /* expected key_type when the key was read */
-    int bits;            /* expected key_bits when the key was read */
-    size_t chain_len;    /* expected chain_len when the chain was read */
-    int too_open;        /* expected key_mode_too_open */
+    const char *cert; /* file in tmpdir */
+    const char *key;  /* file in tmpdir */
+    const char *err;  /* NULL: must pass; else a substring of the message */
+    const char *type; /* expected key_type when the key was read */
+    int bits;         /* expected key_bits when the key was read */
+    size_t chain_len; /* expected chain_len when the chain was read */
+    int too_open;     /* expected key_mode_too_open */
 };
 
 static const struct pair_case pair_cases[] = {
@@ -314,7 +321,8 @@ START_TEST(test_pair_table)
         ck_assert_msg(rc == 0, "%s/%s: %s", c->cert, c->key, err);
     } else {
         ck_assert_int_eq(rc, -1);
-        ck_assert_msg(strstr(err, c->err) != NULL, "%s/%s: got \"%s\", want \"%s\"", c->cert, c->key, err, c->err);
+        ck_assert_msg(strstr(err, c->err) != NULL, "%s/%s: got \"%s\", want \"%s\"", c->cert,
+                      c->key, err, c->err);
         ck_assert_msg(strstr(err, "PRIVATE KEY-----") == NULL, "key text in message");
     }
     ck_assert_str_eq(info.key_type, c->type);
@@ -426,7 +434,9 @@ static void dev_ensure_ok(const char *state, int want_created, struct moat_cert_
     int created = -1;
 
     pathof(dir, sizeof(dir), state);
-    ck_assert_msg(moat_cert_dev_ensure(dir, cert, key, sizeof(cert), &created, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(moat_cert_dev_ensure(dir, cert, key, sizeof(cert), &created, err, sizeof(err)) ==
+                      0,
+                  "%s", err);
     ck_assert_int_eq(created, want_created);
     ck_assert_int_eq(mode_of(dir), 0700);
     ck_assert_int_eq(mode_of(key), 0600);
@@ -462,8 +472,10 @@ START_TEST(test_dev_create_reuse)
              "DNS:localhost,IPAddress:127.0.0.1,IPAddress:0:0:0:0:0:0:0:1.*SubjectKeyIdentifier'",
              cert);
     ck_assert_int_eq(system(cmd), 0);
-    snprintf(cmd, sizeof(cmd), "openssl x509 -noout -subject -in '%s' | grep -q 'O = moat development, CN = localhost'",
-             cert);
+    snprintf(
+        cmd, sizeof(cmd),
+        "openssl x509 -noout -subject -in '%s' | grep -q 'O = moat development, CN = localhost'",
+        cert);
     ck_assert_int_eq(system(cmd), 0);
 
     dev_ensure_ok("state1", 0, &b);
@@ -473,11 +485,11 @@ END_TEST
 
 /* Damages the dev pair in STATE (after a first creation) and expects a new one. */
 struct dev_damage_case {
-    const char *state;  /* directory under tmpdir */
-    const char *file;   /* file to replace, or NULL */
-    const char *text;   /* its new contents */
-    int chmod_key;      /* when nonzero: new key mode */
-    int near_expiry;    /* when 1: replace the pair by one with 10 days left */
+    const char *state; /* directory under tmpdir */
+    const char *file;  /* file to replace, or NULL */
+    const char *text;  /* its new contents */
+    int chmod_key;     /* when nonzero: new key mode */
+    int near_expiry;   /* when 1: replace the pair by one with 10 days left */
 };
 
 static const struct dev_damage_case dev_damage_cases[] = {
@@ -506,7 +518,8 @@ START_TEST(test_dev_regenerate)
     }
     if (c->near_expiry) {
         EVP_PKEY *k = key_gen("p256");
-        X509 *x = cert_make(k, "localhost", "DNS:localhost", now - DAY, now + 10 * DAY, NULL, NULL, 0);
+        X509 *x =
+            cert_make(k, "localhost", "DNS:localhost", now - DAY, now + 10 * DAY, NULL, NULL, 0);
         snprintf(name, sizeof(name), "%s/dev-key.pem", c->state);
         key_put(name, k);
         snprintf(name, sizeof(name), "%s/dev-cert.pem", c->state);
@@ -560,7 +573,8 @@ int main(void)
     SRunner *sr;
     int failed;
 
-    snprintf(tmpdir, sizeof(tmpdir), "%s/moat-cert-XXXXXX", getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+    snprintf(tmpdir, sizeof(tmpdir), "%s/moat-cert-XXXXXX",
+             getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
     if (mkdtemp(tmpdir) == NULL) {
         perror("mkdtemp");
         return EXIT_FAILURE;
@@ -572,7 +586,8 @@ int main(void)
     tcase_add_test(tc, test_names_and_fingerprint);
     tcase_add_test(tc, test_check_uses_now);
     tcase_add_test(tc, test_dev_create_reuse);
-    tcase_add_loop_test(tc, test_dev_regenerate, 0, sizeof(dev_damage_cases) / sizeof(dev_damage_cases[0]));
+    tcase_add_loop_test(tc, test_dev_regenerate, 0,
+                        sizeof(dev_damage_cases) / sizeof(dev_damage_cases[0]));
     tcase_add_loop_test(tc, test_dev_errors, 0, sizeof(dev_err_cases) / sizeof(dev_err_cases[0]));
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -12,10 +12,19 @@ struct tok_case {
 };
 
 static const struct tok_case tok_cases[] = {
-    {"Content-Length", 1, 1}, {"X_Custom!#$%&'*+.^`|~", 1, 1}, {"", 0, 1},
-    {"Content-Length ", 0, 0}, {"a b", 0, 1}, {"a:b", 0, 1}, {"a\tb", 0, 1},
-    {"caf\xc3\xa9", 0, 1}, {"x\r", 0, 0}, {"x\ny", 0, 0}, {" lead", 0, 0},
-    {"(paren)", 0, 1}, {"del\x7f", 0, 0},
+    {"Content-Length", 1, 1},
+    {"X_Custom!#$%&'*+.^`|~", 1, 1},
+    {"", 0, 1},
+    {"Content-Length ", 0, 0},
+    {"a b", 0, 1},
+    {"a:b", 0, 1},
+    {"a\tb", 0, 1},
+    {"caf\xc3\xa9", 0, 1},
+    {"x\r", 0, 0},
+    {"x\ny", 0, 0},
+    {" lead", 0, 0},
+    {"(paren)", 0, 1},
+    {"del\x7f", 0, 0},
 };
 
 START_TEST(test_token_table)

@@ -1,4 +1,5 @@
-/* test_tlsstore.c - unit tests for the GnuTLS credential store: real handshakes against an OpenSSL client, reloads. */
+/* test_tlsstore.c - unit tests for the GnuTLS credential store: real handshakes against an OpenSSL
+ * client, reloads. */
 #include <check.h>
 #include <ftw.h>
 #include <limits.h>
@@ -23,17 +24,19 @@
 #include "moat/tlsstore.h"
 
 #define DAY 86400L
-#define PRIO                                                                                               \
-    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:" \
-    "+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:" \
+#define PRIO                                                                                       \
+    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+CHACHA20-" \
+    "POLY1305:"                                                                                    \
+    "+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-" \
+    "SECP256R1:"                                                                                   \
     "+GROUP-SECP384R1:%SERVER_PRECEDENCE"
 /* Test-material sanity: abort (a failed test, or a failed run) when false. */
-#define MUST(c)                                                            \
-    do {                                                                   \
-        if (!(c)) {                                                        \
-            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #c); \
-            abort();                                                       \
-        }                                                                  \
+#define MUST(c)                                                                                    \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #c);                         \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static char tmpdir[PATH_MAX];
@@ -64,7 +67,8 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     MUST(x != NULL && name != NULL);
     MUST(X509_set_version(x, X509_VERSION_3) == 1);
     MUST(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++) == 1);
-    MUST(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) == 1);
+    MUST(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+                                    0) == 1);
     MUST(X509_set_subject_name(x, name) == 1);
     MUST(X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : name) == 1);
     MUST(ASN1_TIME_set(X509_getm_notBefore(x), now - DAY) != NULL);
@@ -304,11 +308,11 @@ static struct moat_tlsstore *store_with(const char *cert, const char *key)
 }
 
 struct hs_case {
-    const char *cert;  /* PEM chain in tmpdir */
-    const char *key;   /* PEM key in tmpdir */
-    int max_version;   /* client's highest version */
-    const char *want;  /* negotiated version */
-    int chain_len;     /* certificates sent */
+    const char *cert; /* PEM chain in tmpdir */
+    const char *key;  /* PEM key in tmpdir */
+    int max_version;  /* client's highest version */
+    const char *want; /* negotiated version */
+    int chain_len;    /* certificates sent */
 };
 
 static const struct hs_case hs_cases[] = {
@@ -350,7 +354,8 @@ static void expect_serving(const char *cert)
     ck_assert_msg(strcmp(seen.fp, want_fp) == 0, "served %s, expected %s", seen.fp, cert);
 }
 
-static int load(struct moat_tlsstore *st, const char *cert, const char *key, char *err, size_t errlen)
+static int load(struct moat_tlsstore *st, const char *cert, const char *key, char *err,
+                size_t errlen)
 {
     char cp[PATH_MAX], kp[PATH_MAX];
 
@@ -474,8 +479,9 @@ START_TEST(test_reload_under_load)
         ck_assert_int_eq(pthread_create(&th[i], NULL, hammer_main, &h[i]), 0);
     }
     for (i = 0; i < 40; i++) {
-        ck_assert_int_eq(load(st, i % 2 ? "ec.pem" : "rsa.pem", i % 2 ? "ec.key" : "rsa.key", err, sizeof(err)),
-                         0);
+        ck_assert_int_eq(
+            load(st, i % 2 ? "ec.pem" : "rsa.pem", i % 2 ? "ec.key" : "rsa.key", err, sizeof(err)),
+            0);
         usleep(2000);
     }
     for (i = 0; i < 2; i++) {
@@ -501,7 +507,8 @@ int main(void)
     SRunner *sr;
     int failed;
 
-    snprintf(tmpdir, sizeof(tmpdir), "%s/moat-tls-XXXXXX", getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+    snprintf(tmpdir, sizeof(tmpdir), "%s/moat-tls-XXXXXX",
+             getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
     if (mkdtemp(tmpdir) == NULL) {
         perror("mkdtemp");
         return EXIT_FAILURE;
