@@ -19,26 +19,11 @@
 #include <openssl/x509v3.h>
 
 #include "moat/cert.h"
+#include "test_pki_util.h"
 
 #define DAY 86400L
-/* Test-material sanity: abort (a failed test, or a failed run) when false. */
-#define MUST(c)                                                                                    \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #c);                         \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 #define T_2025_01_01 ((time_t)1735689600) /* 2025-01-01T00:00:00Z */
 #define T_2099_01_01 ((time_t)4070908800) /* 2099-01-01T00:00:00Z */
-
-static char tmpdir[PATH_MAX];
-
-static void pathof(char *buf, size_t cap, const char *name)
-{
-    int n = snprintf(buf, cap, "%s/%s", tmpdir, name);
-    MUST(n > 0 && (size_t)n < cap);
-}
 
 static EVP_PKEY *key_gen(const char *kind)
 {
@@ -58,15 +43,6 @@ static EVP_PKEY *key_gen(const char *kind)
         k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     MUST(k != NULL);
     return k;
-}
-
-static void ext_add(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-    X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
-
-    MUST(ext != NULL);
-    MUST(X509_add_ext(x, ext, -1) == 1);
-    X509_EXTENSION_free(ext);
 }
 
 /* A certificate for key, signed by issuer/issuer_key (self-signed when NULL). */
@@ -102,49 +78,6 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, const char *san, time_t nb
     MUST(X509_sign(x, issuer_key, is_ed ? NULL : EVP_sha256()) > 0);
     X509_NAME_free(name);
     return x;
-}
-
-static void file_put(const char *name, const char *data, size_t len, mode_t mode)
-{
-    char p[PATH_MAX];
-    FILE *f;
-
-    pathof(p, sizeof(p), name);
-    f = fopen(p, "wb");
-    MUST(f != NULL);
-    MUST(len == 0 || fwrite(data, 1, len, f) == len);
-    MUST(fclose(f) == 0);
-    MUST(chmod(p, mode) == 0);
-}
-
-static void bio_put(const char *name, BIO *b, mode_t mode)
-{
-    char *data = NULL;
-    long len = BIO_get_mem_data(b, &data);
-
-    MUST(len >= 0);
-    file_put(name, data, (size_t)len, mode);
-    BIO_free(b);
-}
-
-static void key_put(const char *name, EVP_PKEY *k)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-
-    MUST(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1);
-    bio_put(name, b, 0600);
-}
-
-static void certs_put(const char *name, X509 *a, X509 *b, X509 *c)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-
-    MUST(PEM_write_bio_X509(bio, a) == 1);
-    if (b != NULL)
-        MUST(PEM_write_bio_X509(bio, b) == 1);
-    if (c != NULL)
-        MUST(PEM_write_bio_X509(bio, c) == 1);
-    bio_put(name, bio, 0644);
 }
 
 /* Writes NAME.key and NAME.pem: a self-signed pair of the given kind. */
@@ -557,14 +490,6 @@ START_TEST(test_dev_errors)
     ck_assert_msg(strstr(err, c->err) != NULL, "got \"%s\"", err);
 }
 END_TEST
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 int main(void)
 {

@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "moat/tlsstore.h"
+#include "test_pki_util.h"
 
 #define DAY 86400L
 #define PRIO                                                                                       \
@@ -30,31 +31,6 @@
     "+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-" \
     "SECP256R1:"                                                                                   \
     "+GROUP-SECP384R1:%SERVER_PRECEDENCE"
-/* Test-material sanity: abort (a failed test, or a failed run) when false. */
-#define MUST(c)                                                                                    \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: %s failed\n", __FILE__, __LINE__, #c);                         \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-static char tmpdir[PATH_MAX];
-
-static void pathof(char *buf, size_t cap, const char *name)
-{
-    int n = snprintf(buf, cap, "%s/%s", tmpdir, name);
-    MUST(n > 0 && (size_t)n < cap);
-}
-
-static void ext_add(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-    X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
-
-    MUST(ext != NULL);
-    MUST(X509_add_ext(x, ext, -1) == 1);
-    X509_EXTENSION_free(ext);
-}
 
 static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int ca)
 {
@@ -85,47 +61,6 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     return x;
 }
 
-static void file_put(const char *name, const char *data, size_t len)
-{
-    char p[PATH_MAX];
-    FILE *f;
-
-    pathof(p, sizeof(p), name);
-    f = fopen(p, "wb");
-    MUST(f != NULL);
-    MUST(len == 0 || fwrite(data, 1, len, f) == len);
-    MUST(fclose(f) == 0);
-    MUST(chmod(p, 0600) == 0);
-}
-
-static void bio_put(const char *name, BIO *b)
-{
-    char *data = NULL;
-    long len = BIO_get_mem_data(b, &data);
-
-    MUST(len >= 0);
-    file_put(name, data, (size_t)len);
-    BIO_free(b);
-}
-
-static void key_put(const char *name, EVP_PKEY *k)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-
-    MUST(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1);
-    bio_put(name, b);
-}
-
-static void certs_put(const char *name, X509 *a, X509 *b)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-
-    MUST(PEM_write_bio_X509(bio, a) == 1);
-    if (b != NULL)
-        MUST(PEM_write_bio_X509(bio, b) == 1);
-    bio_put(name, bio);
-}
-
 static void pair_put(const char *name, EVP_PKEY *k)
 {
     char fn[64];
@@ -134,7 +69,7 @@ static void pair_put(const char *name, EVP_PKEY *k)
     snprintf(fn, sizeof(fn), "%s.key", name);
     key_put(fn, k);
     snprintf(fn, sizeof(fn), "%s.pem", name);
-    certs_put(fn, x, NULL);
+    certs_put(fn, x, NULL, NULL);
     X509_free(x);
     EVP_PKEY_free(k);
 }
@@ -158,18 +93,18 @@ static void material_make(void)
     ca = cert_make(ca_k, "Test CA", NULL, NULL, 1);
     leaf = cert_make(leaf_k, "chain.test", ca, ca_k, 0);
     key_put("chain.key", leaf_k);
-    certs_put("chain.pem", leaf, ca);
-    certs_put("unsorted.pem", ca, leaf);
+    certs_put("chain.pem", leaf, ca, NULL);
+    certs_put("unsorted.pem", ca, leaf, NULL);
 
     k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     MUST(k != NULL);
     b = BIO_new(BIO_s_mem());
     MUST(PEM_write_bio_PKCS8PrivateKey(b, k, EVP_aes_256_cbc(), NULL, 0, NULL, pass) == 1);
-    bio_put("enc.key", b);
+    bio_put("enc.key", b, 0600);
 
-    file_put("garbage.pem", garbage, strlen(garbage));
-    file_put("garbage.key", garbage, strlen(garbage));
-    file_put("empty.pem", "", 0);
+    file_put("garbage.pem", garbage, strlen(garbage), 0600);
+    file_put("garbage.key", garbage, strlen(garbage), 0600);
+    file_put("empty.pem", "", 0, 0600);
     pathof(p, sizeof(p), "adir");
     MUST(mkdir(p, 0700) == 0);
 
@@ -491,14 +426,6 @@ START_TEST(test_reload_under_load)
     moat_tlsstore_free(st);
 }
 END_TEST
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 int main(void)
 {
