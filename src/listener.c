@@ -254,6 +254,11 @@ struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_u
             snprintf(err, errlen, "eventfd: %s", strerror(errno));
             goto fail;
         }
+        srv->workers[i].hdrs = calloc((size_t)cfg->limits.max_headers + 1, sizeof(struct moat_hdr));
+        if (srv->workers[i].hdrs == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
         srv->workers[i].px = moat_proxy_new(cfg, up, err, errlen);
         if (srv->workers[i].px == NULL)
             goto fail;
@@ -371,6 +376,7 @@ void moat_server_free(struct moat_server *srv)
     moat_server_stop(srv);
     for (i = 0; srv->workers != NULL && i < srv->n_workers; i++) {
         moat_proxy_free(srv->workers[i].px);
+        free(srv->workers[i].hdrs);
         if (srv->workers[i].wake_fd >= 0)
             close(srv->workers[i].wake_fd);
     }

@@ -154,11 +154,7 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
 
     memset(&hc, 0, sizeof(hc));
     hc.cap = cfg->limits.max_headers + 1;
-    hc.hdrs = calloc(hc.cap, sizeof(*hc.hdrs));
-    if (hc.hdrs == NULL) {
-        ret = srv_queue_error(srv, conn, rc, 503, 1);
-        goto out;
-    }
+    hc.hdrs = w->hdrs; /* the worker's scratch: its callbacks run on its thread only */
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_hdr, &hc);
     memset(&view, 0, sizeof(view));
     view.method = method;
@@ -221,7 +217,6 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     rc->state = res.body == MOAT_BODY_NONE ? REQ_WAIT : REQ_BODY;
     ret = MHD_YES;
 out:
-    free(hc.hdrs);
     return ret;
 }
 

@@ -68,6 +68,7 @@ struct srv_worker {
     unsigned idx;              /* worker number */
     struct MHD_Daemon *daemon; /* this worker's daemon (owned) */
     struct moat_proxy *px;     /* this worker's engine (owned) */
+    struct moat_hdr *hdrs;     /* limits.max_headers + 1 entries: request-head scratch (owned) */
     int wake_fd;               /* eventfd: quiesce/stop requests (owned) */
     pthread_t thread;          /* the worker thread */
     int running;               /* thread started and not joined */
