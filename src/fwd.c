@@ -32,23 +32,6 @@ static const char *const hop_names[] = {
 /* Client fields never forwarded: moat writes its own Host, MHD answers Expect itself. */
 static const char *const own_names[] = {"Host", "Expect", "X-Real-IP"};
 
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-static int mem_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t i;
-
-    if (alen != blen)
-        return 0;
-    for (i = 0; i < alen; i++)
-        if (lower(a[i]) != lower(b[i]))
-            return 0;
-    return 1;
-}
-
 static int is_ows(char c)
 {
     return c == ' ' || c == '\t';
@@ -71,7 +54,7 @@ static int list_has(const char *list, size_t llen, const char *name, size_t nlen
         end = i;
         while (end > start && is_ows(list[end - 1]))
             end--;
-        if (end > start && mem_eq_ci(list + start, end - start, name, nlen))
+        if (end > start && moat_hdr_mem_eq_ci(list + start, end - start, name, nlen))
             return 1;
     }
     return 0;
@@ -84,7 +67,7 @@ static int hop_static(const char *name, size_t len)
     for (i = 0; i < sizeof(hop_names) / sizeof(hop_names[0]); i++)
         if (moat_hdr_eq_ci(name, len, hop_names[i]))
             return 1;
-    return len >= 6 && mem_eq_ci(name, 6, "Proxy-", 6);
+    return len >= 6 && moat_hdr_mem_eq_ci(name, 6, "Proxy-", 6);
 }
 
 int moat_fwd_is_hop_by_hop(const char *name, size_t name_len, const char *connection,
@@ -132,7 +115,7 @@ static enum disp classify(const struct moat_fwd_input *in, const struct moat_hdr
         return DISP_DROP;
     if (moat_hdr_name_is(h, "Forwarded"))
         return in->client_trusted ? DISP_FWD : DISP_DROP;
-    if (h->name_len >= 12 && mem_eq_ci(h->name, 12, "X-Forwarded-", 12)) {
+    if (h->name_len >= 12 && moat_hdr_mem_eq_ci(h->name, 12, "X-Forwarded-", 12)) {
         if (!in->client_trusted)
             return DISP_DROP; /* every X-Forwarded-* (Port, Prefix, Ssl...) is ours to say */
         if (moat_hdr_name_is(h, "X-Forwarded-For"))

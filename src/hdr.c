@@ -38,11 +38,15 @@ int moat_hdr_value_ok(const char *s, size_t len)
     return 1;
 }
 
+int moat_hdr_mem_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
+{
+    /* strncasecmp is ASCII-only here: moat never leaves the C locale. */
+    return alen == blen && (alen == 0 || strncasecmp(a, b, alen) == 0);
+}
+
 int moat_hdr_eq_ci(const char *s, size_t len, const char *lit)
 {
-    size_t n = strlen(lit);
-
-    return n == len && strncasecmp(s, lit, len) == 0;
+    return moat_hdr_mem_eq_ci(s, len, lit, strlen(lit));
 }
 
 int moat_hdr_name_is(const struct moat_hdr *h, const char *lit)

@@ -88,19 +88,6 @@ static int hex_val(char c)
     return -1;
 }
 
-/* ASCII case-insensitive equality of two counted strings. */
-static int mem_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t i;
-
-    if (alen != blen)
-        return 0;
-    for (i = 0; i < alen; i++)
-        if (lower(a[i]) != lower(b[i]))
-            return 0;
-    return 1;
-}
-
 /* True when s[0..3) (bounded by end) is "%XX" with the given value, any hex case. */
 static int is_pct(const char *s, const char *end, int value)
 {
@@ -245,12 +232,12 @@ static int name_match(const struct name_view *h, const struct name_view *p, stru
         if (memcmp(&h->addr, &p->addr, sizeof(h->addr)) != 0)
             return 0;
     } else if (h->kind == NAME_REG && p->kind == NAME_REG) {
-        if (!mem_eq_ci(h->s, h->len, p->s, p->len))
+        if (!moat_hdr_mem_eq_ci(h->s, h->len, p->s, p->len))
             return 0;
     } else if (h->kind == NAME_REG && p->kind == NAME_WILD) {
         dot = memchr(h->s, '.', h->len);
         if (dot == NULL || !label_ok(h->s, (size_t)(dot - h->s)) ||
-            !mem_eq_ci(dot + 1, h->len - (size_t)(dot - h->s) - 1, p->s, p->len))
+            !moat_hdr_mem_eq_ci(dot + 1, h->len - (size_t)(dot - h->s) - 1, p->s, p->len))
             return 0;
         pick->label = h->s;
         pick->label_len = (size_t)(dot - h->s);
@@ -458,7 +445,7 @@ static int target_parse(const char *t, struct target_view *tv, struct moat_redir
                        (i > 0 && (is_digit(t[i]) || t[i] == '+' || t[i] == '-' || t[i] == '.'))))
         i++;
     if (i == 0 || len - i < 3 || memcmp(t + i, "://", 3) != 0 ||
-        (!mem_eq_ci(t, i, "http", 4) && !mem_eq_ci(t, i, "https", 5)))
+        (!moat_hdr_mem_eq_ci(t, i, "http", 4) && !moat_hdr_mem_eq_ci(t, i, "https", 5)))
         return reject(out, 400, "bad_target");
     a = i + 3;
     i = a;

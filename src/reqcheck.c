@@ -53,19 +53,6 @@ static char lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* ASCII case-insensitive equality of two counted strings. */
-static int mem_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t i;
-
-    if (alen != blen)
-        return 0;
-    for (i = 0; i < alen; i++)
-        if (lower(a[i]) != lower(b[i]))
-            return 0;
-    return 1;
-}
-
 /* a + b, saturating at SIZE_MAX instead of wrapping. */
 static size_t sat_add(size_t a, size_t b)
 {
@@ -193,7 +180,7 @@ static int parse_absolute(const char *t, size_t len, struct rc_state *st,
         i++;
     if (i == 0 || len - i < 3 || memcmp(t + i, "://", 3) != 0)
         return reject(res, 400, "bad_target"); /* authority-form or not a URI we serve */
-    if (!mem_eq_ci(t, i, "http", 4) && !mem_eq_ci(t, i, "https", 5))
+    if (!moat_hdr_mem_eq_ci(t, i, "http", 4) && !moat_hdr_mem_eq_ci(t, i, "https", 5))
         return reject(res, 400, "host_mismatch");
     a = i + 3;
     i = a;
@@ -307,7 +294,8 @@ static int check_host(const struct rc_state *st, struct moat_reqcheck_result *re
         return reject(res, 400, "missing_host");
     if (h->value == NULL || !moat_reqcheck_host_ok(h->value, h->value_len))
         return reject(res, 400, "bad_host");
-    if (st->form == FORM_ABSOLUTE && !mem_eq_ci(st->auth, st->auth_len, h->value, h->value_len))
+    if (st->form == FORM_ABSOLUTE &&
+        !moat_hdr_mem_eq_ci(st->auth, st->auth_len, h->value, h->value_len))
         return reject(res, 400, "host_mismatch");
     res->host = h->value;
     res->host_len = h->value_len;

@@ -42,6 +42,10 @@ START_TEST(test_case_insensitive)
     ck_assert(!moat_hdr_name_is(&h, "Content-Lengt"));
     ck_assert(moat_hdr_eq_ci("HOST", 4, "host"));
     ck_assert(!moat_hdr_eq_ci("HOSTS", 5, "host"));
+    ck_assert(moat_hdr_mem_eq_ci("X-Forwarded-", 12, "x-forwarded-", 12));
+    ck_assert(!moat_hdr_mem_eq_ci("X-Forwarded-", 12, "x-forwarded", 11));
+    ck_assert(!moat_hdr_mem_eq_ci("http", 4, "httq", 4));
+    ck_assert(moat_hdr_mem_eq_ci("", 0, "", 0));
 }
 END_TEST
 
