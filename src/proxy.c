@@ -1153,49 +1153,43 @@ static void ex_reader_free(void *cls)
     ex_unref(cls);
 }
 
-/* Copies one upstream header onto the response unless it is hop-by-hop. */
-static int ex_add_header(struct MHD_Response *r, const struct moat_hdr *h, const char *conn_val,
-                         size_t conn_len)
+/* The head's end-to-end fields (hop-by-hop ones and Date dropped) into out[0..cap);
+ * returns how many. */
+static size_t ex_end_to_end(const struct moat_http1_resp *head, struct moat_hdr *out, size_t cap)
 {
-    char name[256];
-    char value[8192];
+    const char *conn_val = NULL;
+    size_t conn_len = 0, i, n = 0;
 
-    if (moat_fwd_is_hop_by_hop(h->name, h->name_len, conn_val, conn_len))
-        return 0;
-    if (moat_hdr_eq_ci(h->name, h->name_len, "Date"))
-        return 0; /* libmicrohttpd writes its own */
-    if (h->name_len >= sizeof(name) || h->value_len >= sizeof(value))
-        return -1;
-    memcpy(name, h->name, h->name_len);
-    name[h->name_len] = '\0';
-    memcpy(value, h->value, h->value_len);
-    value[h->value_len] = '\0';
-    /* libmicrohttpd refuses empty values; a single space is read back as empty. */
-    if (h->value_len == 0) {
-        value[0] = ' ';
-        value[1] = '\0';
+    for (i = 0; i < head->n_hdrs; i++) {
+        if (moat_hdr_name_is(&head->hdrs[i], "Connection")) {
+            conn_val = head->hdrs[i].value;
+            conn_len = head->hdrs[i].value_len;
+        }
     }
-    return MHD_add_response_header(r, name, value) == MHD_YES ? 0 : -1;
+    for (i = 0; i < head->n_hdrs && n < cap; i++) {
+        const struct moat_hdr *h = &head->hdrs[i];
+
+        if (moat_fwd_is_hop_by_hop(h->name, h->name_len, conn_val, conn_len))
+            continue;
+        if (moat_hdr_eq_ci(h->name, h->name_len, "Date"))
+            continue; /* libmicrohttpd writes its own */
+        out[n++] = *h;
+    }
+    return n;
 }
 
-struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *status)
+struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *status,
+                                            moat_exchange_fields_fn fields, void *arg)
 {
+    struct moat_hdr e2e[MOAT_HTTP1_MAX_HDRS];
     struct MHD_Response *r = NULL;
     uint64_t size = MHD_SIZE_UNKNOWN;
-    const char *conn_val = NULL;
-    size_t conn_len = 0, i, block, avail;
+    size_t block, avail;
     int resume = 0;
-    int ok = 1;
 
     pthread_mutex_lock(&ex->lock);
     if (ex->recv != RECV_HEAD_READY)
         goto out;
-    for (i = 0; i < ex->head.n_hdrs; i++) {
-        if (moat_hdr_name_is(&ex->head.hdrs[i], "Connection")) {
-            conn_val = ex->head.hdrs[i].value;
-            conn_len = ex->head.hdrs[i].value_len;
-        }
-    }
     if (ex->head.framing == MOAT_FRAME_LENGTH)
         size = ex->head.content_length;
     if (ex->head.framing == MOAT_FRAME_NONE)
@@ -1226,9 +1220,7 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
             goto out;
         atomic_fetch_add(&ex->refs, 1); /* the response's reference */
     }
-    for (i = 0; i < ex->head.n_hdrs && ok; i++)
-        ok = ex_add_header(r, &ex->head.hdrs[i], conn_val, conn_len) == 0;
-    if (!ok) {
+    if (fields(arg, r, e2e, ex_end_to_end(&ex->head, e2e, MOAT_HTTP1_MAX_HDRS)) != 0) {
         MHD_destroy_response(r);
         r = NULL;
         goto out;

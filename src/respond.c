@@ -9,41 +9,67 @@
 #include "moat/secheaders.h"
 #include "server_int.h"
 
-/* Response fields seen: the app's (at most MOAT_HTTP1_MAX_HDRS) and moat's own. */
-#define RESP_MAX_HDRS (MOAT_HTTP1_MAX_HDRS + 32)
-/* A hardened Set-Cookie value: an app value (proxy.c copies at most 8 KiB) and growth. */
-#define RESP_COOKIE_MAX (8192 + MOAT_COOKIE_GROWTH + 1)
+/* Ops for one response: a REMOVE per app field at most, and moat's additions. */
+#define RESP_MAX_OPS (MOAT_HTTP1_MAX_HDRS + MOAT_SECH_MAX_ADDS)
+/* A hardened Set-Cookie value: an app value (at most RESP_VALUE_MAX) and growth. */
+#define RESP_VALUE_MAX 8192
+#define RESP_COOKIE_MAX (RESP_VALUE_MAX + MOAT_COOKIE_GROWTH + 1)
+#define RESP_NAME_MAX 256
 
-/* The response's fields, pointing into libmicrohttpd's copies. */
-struct resp_fields {
-    struct moat_hdr hdrs[RESP_MAX_HDRS]; /* fields in order */
-    size_t n;                            /* fields seen (may exceed RESP_MAX_HDRS) */
-};
-
-/* Per-response scratch space (about 60 KiB, on the worker thread's stack). */
+/* Per-response scratch space (about 40 KiB, on the worker thread's stack). */
 struct resp_scratch {
-    struct resp_fields f;                                        /* the fields */
-    struct moat_sech_op ops[RESP_MAX_HDRS + MOAT_SECH_MAX_ADDS]; /* apply's decisions */
-    unsigned char removed[RESP_MAX_HDRS];                        /* field already deleted */
-    char buf[MOAT_SECH_APPLY_BUF];                               /* rendered values */
-    char cookie[RESP_COOKIE_MAX];                                /* one hardened cookie */
+    struct moat_sech_op ops[RESP_MAX_OPS];      /* apply's decisions */
+    unsigned char removed[MOAT_HTTP1_MAX_HDRS]; /* app field dropped by the policy */
+    char buf[MOAT_SECH_APPLY_BUF];              /* rendered values */
+    char name[RESP_NAME_MAX];                   /* one field name, NUL-terminated */
+    char value[RESP_COOKIE_MAX];                /* one field value (or hardened cookie) */
 };
 
-static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
+/* Adds name: value (not NUL-terminated) to r through s's buffers. libmicrohttpd
+ * refuses empty values: a single space is read back as empty. */
+static int add_field(struct MHD_Response *r, struct resp_scratch *s, const char *name,
+                     size_t name_len, const char *value, size_t value_len)
 {
-    struct resp_fields *f = cls;
+    int ret = -1;
 
-    if (kind != MHD_HEADER_KIND || key == NULL)
-        return MHD_YES;
-    if (f->n < RESP_MAX_HDRS) {
-        f->hdrs[f->n].name = key;
-        f->hdrs[f->n].name_len = strlen(key);
-        f->hdrs[f->n].value = value != NULL ? value : "";
-        f->hdrs[f->n].value_len = value != NULL ? strlen(value) : 0;
+    if (name_len >= sizeof(s->name) || value_len > RESP_VALUE_MAX)
+        goto out;
+    memcpy(s->name, name, name_len);
+    s->name[name_len] = '\0';
+    memcpy(s->value, value, value_len);
+    s->value[value_len] = '\0';
+    if (value_len == 0) {
+        s->value[0] = ' ';
+        s->value[1] = '\0';
     }
-    f->n++;
-    return MHD_YES;
+    ret = MHD_add_response_header(r, s->name, s->value) == MHD_YES ? 0 : -1;
+out:
+    return ret;
+}
+
+/* Decides the policy's operations for a response to rc with the app fields
+ * hdrs[0..n) into s->ops; returns how many, or -1. */
+static int decide(struct moat_server *srv, struct req_ctx *rc, const struct moat_hdr *hdrs,
+                  size_t n, struct resp_scratch *s, size_t *n_ops)
+{
+    *n_ops = 0;
+    return moat_secheaders_apply(srv->sech, rc->target, strlen(rc->target), 1,
+                                 rc->nonce[0] != '\0' ? rc->nonce : NULL, hdrs, n, s->ops,
+                                 RESP_MAX_OPS, n_ops, s->buf, sizeof(s->buf));
+}
+
+/* Adds the ADD operations of s->ops[0..n_ops). */
+static int add_policy_headers(struct MHD_Response *r, const struct resp_scratch *s, size_t n_ops)
+{
+    size_t i;
+    int ret = 0;
+
+    for (i = 0; i < n_ops && ret == 0; i++) {
+        if (s->ops[i].kind == MOAT_SECH_OP_ADD &&
+            MHD_add_response_header(r, s->ops[i].name, s->ops[i].value) != MHD_YES)
+            ret = -1;
+    }
+    return ret;
 }
 
 void srv_nonce_make(struct moat_server *srv, struct req_ctx *rc)
@@ -79,76 +105,83 @@ static void log_malformed(const struct moat_hdr *h, const struct req_ctx *rc)
     moat_logline_end(&l);
 }
 
-/* Hardens the Set-Cookie field h (not yet deleted): replaced when it changes. */
-static int harden_cookie(struct moat_server *srv, struct req_ctx *rc, struct MHD_Response *r,
-                         const struct moat_hdr *h, struct resp_scratch *s)
+/* Adds the app's Set-Cookie field h to r, hardened when the policy changes it. */
+static int add_cookie(struct moat_server *srv, struct req_ctx *rc, struct MHD_Response *r,
+                      const struct moat_hdr *h, struct resp_scratch *s)
 {
     size_t out_len = 0;
-    int changed = 0;
+    int changed = 0, ret = -1;
     enum moat_cookie_rc crc;
 
-    crc = moat_cookie_harden(h->value, h->value_len, srv->cookies, s->cookie, sizeof(s->cookie),
+    if (h->value_len > RESP_VALUE_MAX)
+        goto out;
+    crc = moat_cookie_harden(h->value, h->value_len, srv->cookies, s->value, sizeof(s->value),
                              &out_len, &changed);
-    if (crc == MOAT_COOKIE_MALFORMED) {
+    if (crc == MOAT_COOKIE_MALFORMED)
         log_malformed(h, rc);
-        return 0;
+    if (crc == MOAT_COOKIE_OK && changed) {
+        ret = MHD_add_response_header(r, "Set-Cookie", s->value) == MHD_YES ? 0 : -1;
+        if (ret == 0)
+            moat_metrics_cookie_hardened(srv->metrics);
+    } else if (crc == MOAT_COOKIE_OK || crc == MOAT_COOKIE_MALFORMED) {
+        ret = add_field(r, s, h->name, h->name_len, h->value, h->value_len);
     }
-    if (crc != MOAT_COOKIE_OK)
-        return -1;
-    if (!changed)
-        return 0;
-    if (MHD_del_response_header(r, h->name, h->value) != MHD_YES ||
-        MHD_add_response_header(r, "Set-Cookie", s->cookie) != MHD_YES)
-        return -1;
-    moat_metrics_cookie_hardened(srv->metrics);
-    return 0;
+out:
+    return ret;
 }
 
 int srv_secure_response(struct moat_server *srv, struct req_ctx *rc, struct MHD_Response *r)
 {
-    struct resp_scratch scratch;
-    struct resp_scratch *s = &scratch;
-    const struct moat_sech_op *op;
-    size_t n_ops = 0, i;
-    int ret = -1;
+    struct resp_scratch s;
+    size_t n_ops = 0;
+    int ret = 0;
 
-    if (srv->sech == NULL)
-        return 0;
-    s->f.n = 0;
-    MHD_get_response_headers(r, collect, &s->f);
-    if (s->f.n > RESP_MAX_HDRS)
+    if (srv->sech != NULL)
+        ret = decide(srv, rc, NULL, 0, &s, &n_ops) == 0 ? add_policy_headers(r, &s, n_ops) : -1;
+    return ret;
+}
+
+int srv_proxied_fields(void *arg, struct MHD_Response *r, const struct moat_hdr *hdrs, size_t n)
+{
+    struct srv_fields_ctx *fc = arg;
+    struct moat_server *srv = fc->srv;
+    struct req_ctx *rc = fc->rc;
+    const char *rid = srv->cfg->proxy.request_id_header;
+    struct resp_scratch s;
+    size_t n_ops = 0, i;
+    int ret = -1, have_rid = 0;
+
+    if (n > MOAT_HTTP1_MAX_HDRS)
         goto out;
-    if (moat_secheaders_apply(srv->sech, rc->target, strlen(rc->target), 1,
-                              rc->nonce[0] != '\0' ? rc->nonce : NULL, s->f.hdrs, s->f.n, s->ops,
-                              sizeof(s->ops) / sizeof(s->ops[0]), &n_ops, s->buf,
-                              sizeof(s->buf)) != 0)
-        goto out;
-    memset(s->removed, 0, s->f.n);
-    /* Removals first: they free the fields' strings, nothing else's. */
-    for (i = 0; i < n_ops; i++) {
-        op = &s->ops[i];
-        if (op->kind != MOAT_SECH_OP_REMOVE || op->index >= s->f.n || s->removed[op->index])
-            continue;
-        if (MHD_del_response_header(r, s->f.hdrs[op->index].name, s->f.hdrs[op->index].value) !=
-            MHD_YES)
+    memset(s.removed, 0, n);
+    if (srv->sech != NULL) {
+        if (decide(srv, rc, hdrs, n, &s, &n_ops) != 0)
             goto out;
-        s->removed[op->index] = 1;
-    }
-    if (srv->cookies != NULL) {
-        for (i = 0; i < s->f.n; i++) {
-            if (s->removed[i] ||
-                !moat_hdr_eq_ci(s->f.hdrs[i].name, s->f.hdrs[i].name_len, "Set-Cookie"))
-                continue;
-            if (harden_cookie(srv, rc, r, &s->f.hdrs[i], s) != 0)
-                goto out;
+        for (i = 0; i < n_ops; i++) {
+            if (s.ops[i].kind == MOAT_SECH_OP_REMOVE && s.ops[i].index < n)
+                s.removed[s.ops[i].index] = 1;
         }
     }
-    for (i = 0; i < n_ops; i++) {
-        op = &s->ops[i];
-        if (op->kind == MOAT_SECH_OP_ADD &&
-            MHD_add_response_header(r, op->name, op->value) != MHD_YES)
+    for (i = 0; i < n; i++) {
+        const struct moat_hdr *h = &hdrs[i];
+
+        if (s.removed[i])
+            continue;
+        if (srv->cookies != NULL && moat_hdr_eq_ci(h->name, h->name_len, "Set-Cookie")) {
+            if (add_cookie(srv, rc, r, h, &s) != 0)
+                goto out;
+            continue;
+        }
+        if (!have_rid && moat_hdr_eq_ci(h->name, h->name_len, rid))
+            have_rid = 1;
+        if (add_field(r, &s, h->name, h->name_len, h->value, h->value_len) != 0)
             goto out;
     }
+    if (add_policy_headers(r, &s, n_ops) != 0)
+        goto out;
+    if (!have_rid && rc->request_id[0] != '\0' &&
+        MHD_add_response_header(r, rid, rc->request_id) != MHD_YES)
+        goto out;
     ret = 0;
 out:
     return ret;

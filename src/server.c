@@ -225,6 +225,7 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
                                    struct req_ctx *rc)
 {
     struct MHD_Response *r;
+    struct srv_fields_ctx fc;
     const char *reason = NULL;
     enum MHD_Result ret;
     int status = 502;
@@ -238,18 +239,13 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
     case MOAT_EXCHANGE_READY:
         break;
     }
-    r = moat_exchange_response(rc->ex, &status);
+    fc.srv = srv;
+    fc.rc = rc;
+    r = moat_exchange_response(rc->ex, &status, srv_proxied_fields, &fc);
     if (r == NULL) {
         rc->reason = "bad_response_head";
         return srv_queue_error(srv, conn, rc, 502, 0);
     }
-    if (srv_secure_response(srv, rc, r) != 0) {
-        MHD_destroy_response(r);
-        rc->reason = "header_policy";
-        return srv_queue_error(srv, conn, rc, 502, 0);
-    }
-    if (MHD_get_response_header(r, srv->cfg->proxy.request_id_header) == NULL)
-        MHD_add_response_header(r, srv->cfg->proxy.request_id_header, rc->request_id);
     if (atomic_load(&srv->draining))
         MHD_add_response_header(r, "Connection", "close");
     ret = MHD_queue_response(conn, (unsigned)status, r);

@@ -119,10 +119,23 @@ void srv_random16(struct moat_server *srv, unsigned char out[16]);
  * request's path, else to "" (respond.c). */
 void srv_nonce_make(struct moat_server *srv, struct req_ctx *rc);
 
-/* Applies the header policy (removals, additions, CSP nonce) and cookie
- * hardening to r, the response to rc, before it is queued (respond.c).
- * Returns 0, or -1 when r could not be rewritten (the caller must not send it). */
+/* Adds the header policy's headers (with the CSP nonce) to r, one of moat's own
+ * responses to rc (errors, redirects: no app fields), before it is queued
+ * (respond.c). Returns 0, or -1 when they could not be added (the caller must
+ * not send r as it is). */
 int srv_secure_response(struct moat_server *srv, struct req_ctx *rc, struct MHD_Response *r);
+
+/* What srv_proxied_fields() works for (borrowed). */
+struct srv_fields_ctx {
+    struct moat_server *srv; /* the listener */
+    struct req_ctx *rc;      /* the request answered */
+};
+
+/* moat_exchange_fields_fn for proxied responses (respond.c), arg a struct
+ * srv_fields_ctx: decides the header policy on the app's end-to-end fields,
+ * adds the ones it keeps (Set-Cookie hardened), then moat's headers and the
+ * request id when the app sent none. */
+int srv_proxied_fields(void *arg, struct MHD_Response *r, const struct moat_hdr *hdrs, size_t n);
 
 /* Extracts family and address bytes (4 or 16) from a socket address; returns
  * the family, AF_UNSPEC when it has no IP address. */

@@ -101,11 +101,21 @@ enum moat_exchange_wait {
 enum moat_exchange_wait moat_exchange_poll(struct moat_exchange *ex, int *status,
                                            const char **reason);
 
-/* [MHD] Builds the client response from the upstream head (hop-by-hop headers
- * removed; body streamed by a content reader). *status gets the upstream status.
- * Returns NULL when the head cannot be represented (then answer 502).
- * Caller queues and destroys the response as usual. */
-struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *status);
+/* Puts the upstream's end-to-end fields onto the client response r: called once
+ * by moat_exchange_response() with the head's fields minus the hop-by-hop ones
+ * and Date (hdrs[0..n), borrowed for the call only; names and values are not
+ * NUL-terminated). Returns 0, or -1 to refuse the response. */
+typedef int (*moat_exchange_fields_fn)(void *arg, struct MHD_Response *r,
+                                       const struct moat_hdr *hdrs, size_t n);
+
+/* [MHD] Builds the client response from the upstream head (body streamed by a
+ * content reader, or copied when it is all there) and has fields() add the
+ * head's end-to-end fields, so that a header policy decides on the upstream's
+ * fields before anything is copied into libmicrohttpd. *status gets the
+ * upstream status. Returns NULL when the head cannot be represented or fields()
+ * refused (then answer 502). Caller queues and destroys the response as usual. */
+struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *status,
+                                            moat_exchange_fields_fn fields, void *arg);
 
 /* Figures for the access log and metrics. */
 struct moat_exchange_stats {

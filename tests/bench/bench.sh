@@ -60,7 +60,38 @@ PYTHON=/usr/bin/python3
 SMALL_BODY=$'hello, moat!\n'
 BIG_BYTES=$((BIG_MIB * 1024 * 1024))
 TLS12_CIPHERS='ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305'
-SEC_HEADERS=(Strict-Transport-Security X-Content-Type-Options X-Frame-Options Referrer-Policy Content-Security-Policy)
+# The peers are configured to do what moat does by default, so the comparison is
+# like for like: the same nine security headers with the same values, a fresh
+# CSP nonce per request (nginx: $request_id, HAProxy: its unique id) also passed
+# to the app, X-Request-Id both ways, X-Forwarded-* and Forwarded upstream.
+# Keep these in step with moat's defaults (check_headers reports what each sends).
+CSP_PRE="default-src 'self'; script-src 'self' 'nonce-"
+CSP_MID="'; style-src 'self' 'nonce-"
+CSP_POST="'; img-src 'self' data:; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; upgrade-insecure-requests"
+PERMISSIONS_POLICY='accelerometer=(), browsing-topics=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), midi=(), payment=(), serial=(), usb=(), xr-spatial-tracking=()'
+STATIC_HEADERS=(
+    "Strict-Transport-Security|max-age=63072000; includeSubDomains"
+    "X-Content-Type-Options|nosniff"
+    "X-Frame-Options|DENY"
+    "Referrer-Policy|strict-origin-when-cross-origin"
+    "Permissions-Policy|$PERMISSIONS_POLICY"
+    "Cross-Origin-Opener-Policy|same-origin"
+    "Cross-Origin-Resource-Policy|same-origin"
+    "X-Permitted-Cross-Domain-Policies|none"
+)
+SEC_HEADERS=(Strict-Transport-Security Content-Security-Policy X-Content-Type-Options X-Frame-Options
+             Referrer-Policy Permissions-Policy Cross-Origin-Opener-Policy Cross-Origin-Resource-Policy
+             X-Permitted-Cross-Domain-Policies X-Request-Id)
+
+peer_headers() { # FORMAT NONCE: one line per response header, FORMAT with %s %s for name and value
+    local h
+    for h in "${STATIC_HEADERS[@]}"; do
+        # shellcheck disable=SC2059
+        printf "$1\n" "${h%%|*}" "${h#*|}"
+    done
+    # shellcheck disable=SC2059
+    printf "$1\n" Content-Security-Policy "$CSP_PRE$2$CSP_MID$2$CSP_POST"
+}
 
 WORK=""
 PIDS=()                  # every background process started, for cleanup
@@ -322,12 +353,13 @@ $(nginx_temp_paths proxy-nginx)
             proxy_set_header Host \$host;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Forwarded-Host \$host;
+            proxy_set_header Forwarded "for=\$remote_addr;proto=\$scheme;host=\$host";
             proxy_set_header X-Request-Id \$request_id;
-            add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
-            add_header X-Content-Type-Options "nosniff" always;
-            add_header X-Frame-Options "DENY" always;
-            add_header Referrer-Policy "strict-origin-when-cross-origin" always;
-            add_header Content-Security-Policy "default-src 'self'" always;
+            proxy_set_header X-CSP-Nonce \$request_id;
+            proxy_hide_header X-Powered-By;
+            add_header X-Request-Id \$request_id always;
+$(peer_headers '            add_header %s "%s" always;' '$request_id')
         }
     }
 }
@@ -356,12 +388,13 @@ frontend tls
     option forwardfor
     unique-id-format %{+X}o%ci%cp%fi%fp%Ts%rt%pid
     http-request set-header X-Forwarded-Proto https
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-header Forwarded "for=%[src];proto=https;host=%[req.hdr(host)]"
     http-request set-header X-Request-Id %[unique-id]
-    http-response set-header Strict-Transport-Security "max-age=63072000; includeSubDomains"
-    http-response set-header X-Content-Type-Options nosniff
-    http-response set-header X-Frame-Options DENY
-    http-response set-header Referrer-Policy strict-origin-when-cross-origin
-    http-response set-header Content-Security-Policy "default-src 'self'"
+    http-request set-header X-CSP-Nonce %[unique-id]
+    http-response del-header X-Powered-By
+    http-response set-header X-Request-Id %[unique-id]
+$(peer_headers '    http-response set-header %s "%s"' '%[unique-id]')
     default_backend app
 
 backend app
@@ -422,7 +455,8 @@ stop_proxy() { # NAME: stops the proxy; warns when it hung or failed on SIGTERM
     if ((STOP_KILLED)); then
         warn "$1 did not exit within ${STOP_GRACE}s of SIGTERM after $2 (SIGKILLed); log: $(tail -c 300 "$WORK/proxy-$1.log" | tr '\n' ' ')"
         RES[$1:problems]+="$2: hung on SIGTERM; "
-    elif ((STOP_STATUS != 0)); then
+    elif ((STOP_STATUS != 0)) && ! [[ $1 == haproxy && $STOP_STATUS == 143 ]]; then
+        # (haproxy -db stops on SIGTERM by the signal's default action: status 143)
         warn "$1 exited with status $STOP_STATUS on SIGTERM after $2; log: $(tail -c 300 "$WORK/proxy-$1.log" | tr '\n' ' ')"
         RES[$1:problems]+="$2: exit status $STOP_STATUS on SIGTERM; "
     fi
@@ -617,9 +651,9 @@ print_summary() {
     log ""
     log "security headers seen on responses:"
     for name in "${PROXIES[@]}"; do log "  $(printf '%-8s' "$name") ${RES[$name:headers]:-n/a}"; done
-    log "notes: TLS session resumption is off for nginx/HAProxy (moat has none yet), so every"
-    log "       handshake is a full one; until moat's security-header feature lands it may add"
-    log "       fewer headers than nginx (see above); nginx keeps proxy_buffering on (default) and"
+    log "notes: TLS session resumption is off for every proxy, so every handshake is a full one;"
+    log "       nginx and HAProxy are configured to add the same headers as moat (see above), with a"
+    log "       per-request CSP nonce; nginx keeps proxy_buffering on (default) and"
     log "       proxy_request_buffering off; RSS is VmHWM of a proxy started fresh for the scenario."
     for name in "${PROXIES[@]}"; do
         [[ -n ${DOWN[$name]:-} ]] && log "NOT MEASURED: $name ${DOWN[$name]}"
