@@ -278,8 +278,13 @@ static void add_csp(const struct moat_secheaders *p, int id, struct moat_sech_st
     size_t i = 0;
 
     while (i < v.len && !o->failed) {
-        if (strncmp(s + i, MOAT_SECH_NONCE_TOKEN, MOAT_SECH_NONCE_TOKEN_LEN) != 0) {
-            put(o, s + i++, 1);
+        const char *tok =
+            memmem(s + i, v.len - i, MOAT_SECH_NONCE_TOKEN, MOAT_SECH_NONCE_TOKEN_LEN);
+        size_t run = tok != NULL ? (size_t)(tok - (s + i)) : v.len - i;
+
+        if (run > 0) {
+            put(o, s + i, run); /* the text up to the next placeholder */
+            i += run;
         } else if (nonce != NULL) {
             put(o, "'nonce-", 7);
             put(o, nonce, strlen(nonce));
