@@ -557,6 +557,32 @@ static int check_ready_age(const struct moat_config *cfg, char *err, size_t errl
     return -1;
 }
 
+/* The upstream's TLS settings only mean something for an https:// upstream:
+ * set for another one, they are a mistake worth stopping for. */
+static int check_upstream_tls(const struct moat_config *cfg, char *err, size_t errlen)
+{
+    const char *key = NULL;
+    char where[MOAT_CFG_PATH + 32];
+    int idx;
+
+    if (cfg->upstream.addr.kind == MOAT_UPSTREAM_TCP && cfg->upstream.addr.tls)
+        return 0;
+    if (cfg->upstream.tls_ca_file[0] != '\0')
+        key = "tls_ca_file";
+    else if (cfg->upstream.tls_server_name[0] != '\0')
+        key = "tls_server_name";
+    if (key == NULL)
+        return 0;
+    idx = moat_cfg_key_find("upstream", key);
+    if (idx >= 0)
+        moat_cfg_source_text(cfg, (size_t)idx, where, sizeof where);
+    else
+        snprintf(where, sizeof where, "?");
+    snprintf(err, errlen, "upstream.%s (%s) is set but upstream.url \"%s\" is not an https:// URL",
+             key, where, cfg->upstream.url);
+    return -1;
+}
+
 int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, char **argv,
                      char **envp, char *err, size_t errlen)
 {
@@ -599,7 +625,7 @@ int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, ch
         snprintf(err, errlen, "tls.cert_file and tls.key_file are required unless --dev is given");
         goto out;
     }
-    if (check_ready_age(cfg, err, errlen) != 0)
+    if (check_ready_age(cfg, err, errlen) != 0 || check_upstream_tls(cfg, err, errlen) != 0)
         goto out;
     rc = 0;
 out:

@@ -35,6 +35,7 @@ static int check_profile(const char *value, const char **why);
 static int check_mode(const char *value, const char **why);
 static int check_samesite(const char *value, const char **why);
 static int check_names(const char *value, const char **why);
+static int check_server_name(const char *value, const char **why);
 
 #define OFF(field) offsetof(struct moat_config, field)
 #define SZ(field) sizeof(((struct moat_config *)0)->field)
@@ -78,7 +79,7 @@ static const struct moat_cfg_key keys[] = {
     {.section = "upstream", .name = "url", .type = MOAT_CFG_T_UPSTREAM,
      .offset = OFF(upstream.addr), .size = SZ(upstream.url), .aux = OFF(upstream.url),
      .def = "http://127.0.0.1:8000", .flag = "upstream",
-     .help = "the app: http://HOST[:PORT] or unix:/PATH"},
+     .help = "the app: http://HOST[:PORT], https://HOST[:PORT] or unix:/PATH"},
     {.section = "upstream", .name = "connect_timeout", .type = MOAT_CFG_T_DURATION,
      .offset = OFF(upstream.connect_timeout_ms), .def = "5s", .min = 1, .max = MS_H,
      .help = "time to connect to the app"},
@@ -97,6 +98,13 @@ static const struct moat_cfg_key keys[] = {
     {.section = "upstream", .name = "max_connections", .type = MOAT_CFG_T_UINT,
      .offset = OFF(upstream.max_connections), .def = "512", .min = 1, .max = 1000000,
      .help = "connections to the app open at once, in total"},
+    {.section = "upstream", .name = "tls_ca_file", .type = MOAT_CFG_T_PATH,
+     .offset = OFF(upstream.tls_ca_file), .size = SZ(upstream.tls_ca_file), .def = "",
+     .help = "https:// app: CA bundle its certificate must chain to, empty = the system bundle"},
+    {.section = "upstream", .name = "tls_server_name", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(upstream.tls_server_name), .size = SZ(upstream.tls_server_name), .def = "",
+     .check = check_server_name,
+     .help = "https:// app: name its certificate must carry (and SNI), empty = the URL's host"},
 
     {.section = "limits", .name = "max_header_bytes", .type = MOAT_CFG_T_SIZE,
      .offset = OFF(limits.max_header_bytes), .def = "8k", .min = KIB, .max = MIB,
@@ -313,6 +321,22 @@ static int check_token(const char *value, const char **why)
 {
     if (!moat_hdr_is_token(value, strlen(value))) {
         *why = "must be an HTTP header name (RFC 9110 token)";
+        return -1;
+    }
+    return 0;
+}
+
+/* A DNS name (letters, digits, '-', '.') or an IPv4/IPv6 address, or "". */
+static int check_server_name(const char *value, const char **why)
+{
+    unsigned char bin[16];
+    size_t n = strlen(value);
+
+    if (n == 0 || inet_pton(AF_INET, value, bin) == 1 || inet_pton(AF_INET6, value, bin) == 1)
+        return 0;
+    if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != n ||
+        value[0] == '-' || value[0] == '.' || strstr(value, "..") != NULL) {
+        *why = "must be a DNS name or an IP address";
         return -1;
     }
     return 0;

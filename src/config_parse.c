@@ -265,7 +265,8 @@ static int host_name_ok(const char *name)
 }
 
 /* Parses the part of an http:// URL after the scheme. */
-static int parse_http_authority(const char *p, struct moat_upstream_addr *a, const char **why)
+static int parse_http_authority(const char *p, struct moat_upstream_addr *a, int tls,
+                                const char **why)
 {
     unsigned char bin[16];
     char port[8];
@@ -274,7 +275,8 @@ static int parse_http_authority(const char *p, struct moat_upstream_addr *a, con
     int rc = -1;
 
     a->kind = MOAT_UPSTREAM_TCP;
-    a->port = 80;
+    a->tls = tls;
+    a->port = tls ? 443 : 80;
     if (p[0] == '[') {
         rest = strchr(p, ']');
         *why = "expected http://[IPV6]:PORT";
@@ -372,13 +374,13 @@ int moat_cfg_parse_upstream(const char *s, struct moat_upstream_addr *out, const
         if (parse_unix_path(s + 5, a.path, sizeof a.path, why) != 0)
             goto out;
     } else if (strncasecmp(s, "https://", 8) == 0) {
-        *why = "https upstreams are not supported yet";
-        goto out;
+        if (parse_http_authority(s + 8, &a, 1, why) != 0)
+            goto out;
     } else if (strncasecmp(s, "http://", 7) == 0) {
-        if (parse_http_authority(s + 7, &a, why) != 0)
+        if (parse_http_authority(s + 7, &a, 0, why) != 0)
             goto out;
     } else {
-        *why = "expected http://HOST[:PORT] or unix:/PATH";
+        *why = "expected http://HOST[:PORT], https://HOST[:PORT] or unix:/PATH";
         goto out;
     }
     *out = a;

@@ -20,7 +20,7 @@ const char *const moat_metrics_method_labels[] = {"GET",   "HEAD",   "POST",    
                                                   "PATCH", "DELETE", "OPTIONS", "OTHER"};
 
 const char *const moat_metrics_uperr_labels[] = {"connect", "timeout",  "reset", "protocol",
-                                                 "limit",   "shutdown", "other"};
+                                                 "limit",   "shutdown", "tls",   "other"};
 
 /* Proxy and pool reasons that share a label with a broader one. */
 static const struct alias uperr_aliases[] = {
@@ -28,6 +28,8 @@ static const struct alias uperr_aliases[] = {
     {"connect_timeout", 0},   /* connect: no answer to the SYN in time */
     {"closed", 2},            /* reset: closed before a response head */
     {"bad_response_head", 3}, /* protocol: head moat cannot represent */
+    {"tls_verify", 6},        /* tls: the app's certificate failed verification */
+    {"tls_handshake", 6},     /* tls: the handshake failed otherwise */
 };
 
 const char *const moat_metrics_connrej_labels[] = {"limit",    "per_ip_limit", "head_timeout",

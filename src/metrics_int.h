@@ -14,7 +14,7 @@
 #define MX_CODES 501     /* index 0: no valid status; index s - 99: status s in 100..599 */
 #define MX_BOUNDS 13     /* finite histogram bucket bounds */
 #define MX_BUCKETS 14    /* MX_BOUNDS plus +Inf */
-#define MX_UPERR 7       /* upstream error labels, "other" last */
+#define MX_UPERR 8       /* upstream error labels, "other" last */
 #define MX_CONNREJ 6     /* connection rejection labels, "other" last */
 #define MX_REQREJ 25     /* request rejection labels, "other" last */
 #define MX_REDIRECTS 100 /* index c - 300: redirect code c in 300..399 */

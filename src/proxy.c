@@ -18,6 +18,7 @@
 #include "moat/fwd.h"
 #include "moat/http1.h"
 #include "moat/log.h"
+#include "moat/uptls.h"
 
 #define PX_REQ_BODY_BUF (32 * 1024) /* request body bytes buffered per exchange */
 #define PX_RESP_BUF (32 * 1024)     /* response head / body buffer per exchange */
@@ -29,6 +30,7 @@
 
 enum send_state {
     SEND_CONNECTING = 0, /* non-blocking connect in progress */
+    SEND_HANDSHAKE,      /* https:// upstream: TLS handshake in progress */
     SEND_ACTIVE,         /* writing head/body as it comes */
     SEND_DONE,           /* every request byte written */
     SEND_ABANDONED,      /* upstream answered without reading it all: drop the rest */
@@ -45,11 +47,12 @@ enum recv_state {
  * (events name the upconn, never an exchange, so a finished exchange can go at
  * once); freed only by the I/O thread between epoll batches (retired list). */
 struct upconn {
-    int fd;                   /* socket (owned) */
-    struct moat_exchange *ex; /* exchange using it; NULL while idle (px->pool_lock) */
-    int idle;                 /* in the idle stack (px->pool_lock) */
-    uint64_t idle_since_ms;   /* when it went idle */
-    struct upconn *next;      /* retired list link */
+    int fd;                      /* socket (owned) */
+    struct moat_uptls_conn *tls; /* TLS over fd for an https:// upstream (owned), else NULL */
+    struct moat_exchange *ex;    /* exchange using it; NULL while idle (px->pool_lock) */
+    int idle;                    /* in the idle stack (px->pool_lock) */
+    uint64_t idle_since_ms;      /* when it went idle */
+    struct upconn *next;         /* retired list link */
 };
 
 struct moat_exchange {
@@ -109,6 +112,7 @@ struct moat_exchange {
 struct moat_proxy {
     const struct moat_config *cfg; /* borrowed */
     struct moat_upstream *up;      /* borrowed */
+    struct moat_uptls *tls;        /* https:// upstream: TLS context (borrowed from up), or NULL */
     size_t req_cap;                /* request buffer size of every exchange */
     int epfd;                      /* epoll instance the worker waits on */
     atomic_int stopping;           /* shutting down: no new waits */
@@ -181,6 +185,8 @@ static void uc_close(struct moat_proxy *px, struct upconn *uc)
     uc->ex = NULL;
     pthread_mutex_unlock(&px->pool_lock);
     epoll_ctl(px->epfd, EPOLL_CTL_DEL, uc->fd, NULL);
+    moat_uptls_conn_free(uc->tls);
+    uc->tls = NULL;
     moat_upstream_close(px->up, uc->fd);
     uc->fd = -1;
     pthread_mutex_lock(&px->retired_lock);
@@ -422,11 +428,18 @@ static void io_start(struct moat_exchange *ex, int allow_pool)
             return;
         }
         uc->fd = fd;
+        if (px->tls != NULL && (uc->tls = moat_uptls_conn_new(px->tls, fd)) == NULL) {
+            moat_upstream_close(px->up, fd);
+            free(uc);
+            io_fail(ex, 503, "memory");
+            return;
+        }
         uc->ex = ex; /* visible to events from the moment it is registered */
         memset(&ev, 0, sizeof(ev));
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = uc;
         if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            moat_uptls_conn_free(uc->tls);
             moat_upstream_close(px->up, fd);
             free(uc);
             io_fail(ex, 502, "connect");
@@ -434,7 +447,9 @@ static void io_start(struct moat_exchange *ex, int allow_pool)
         }
     }
     ex->uc = uc;
-    ex->send = pending ? SEND_CONNECTING : SEND_ACTIVE;
+    ex->send = pending                          ? SEND_CONNECTING
+               : uc->tls != NULL && !ex->reused ? SEND_HANDSHAKE
+                                                : SEND_ACTIVE;
     set_deadline(ex, pending ? cfg->upstream.connect_timeout_ms : cfg->upstream.idle_timeout_ms);
 }
 
@@ -453,6 +468,19 @@ static int io_retry(struct moat_exchange *ex)
     return 1;
 }
 
+/* send() or TLS write on ex's connection: as send(2). */
+static ssize_t uc_send(struct upconn *uc, const char *buf, size_t len)
+{
+    return uc->tls != NULL ? moat_uptls_write(uc->tls, buf, len)
+                           : send(uc->fd, buf, len, MSG_NOSIGNAL);
+}
+
+/* recv() or TLS read on ex's connection: as recv(2). */
+static ssize_t uc_recv(struct upconn *uc, char *buf, size_t len)
+{
+    return uc->tls != NULL ? moat_uptls_read(uc->tls, buf, len) : recv(uc->fd, buf, len, 0);
+}
+
 /* Writes buffered request bytes. Returns 0, or -1 when ex failed. */
 static int io_send(struct moat_exchange *ex, int *resume)
 {
@@ -460,7 +488,7 @@ static int io_send(struct moat_exchange *ex, int *resume)
     ssize_t n;
 
     while (ex->send == SEND_ACTIVE && ex->req_r < ex->req_w) {
-        n = send(ex->uc->fd, ex->req + ex->req_r, ex->req_w - ex->req_r, MSG_NOSIGNAL);
+        n = uc_send(ex->uc, ex->req + ex->req_r, ex->req_w - ex->req_r);
         if (n > 0) {
             ex->req_r += (size_t)n;
             set_deadline(ex, cfg->upstream.idle_timeout_ms);
@@ -621,7 +649,7 @@ static int io_recv(struct moat_exchange *ex, int *resume)
 
     for (;;) {
         if (ex->io_done || ex->recv == RECV_HEAD_READY || ex->recv == RECV_DONE ||
-            ex->send == SEND_CONNECTING)
+            ex->send == SEND_CONNECTING || ex->send == SEND_HANDSHAKE)
             return 0;
         if (ex->recv == RECV_BODY && ex->resp_r == ex->resp_w)
             ex->resp_r = ex->resp_w = 0;
@@ -638,7 +666,7 @@ static int io_recv(struct moat_exchange *ex, int *resume)
         if (ex->recv == RECV_BODY && ex->head.framing == MOAT_FRAME_LENGTH &&
             room > ex->body_left + 1)
             room = (size_t)ex->body_left + 1; /* one more byte reveals excess */
-        n = recv(ex->uc->fd, ex->resp + ex->resp_w, room, 0);
+        n = uc_recv(ex->uc, ex->resp + ex->resp_w, room);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -688,6 +716,25 @@ static void io_settle(struct moat_exchange *ex, int *resume)
     }
 }
 
+/* Advances the TLS handshake with an https:// upstream. Returns 0 (done, or
+ * waiting for the next socket event), or -1 when ex failed. */
+static int io_handshake(struct moat_exchange *ex, int *resume)
+{
+    const char *why = "tls_handshake";
+    char detail[256];
+    int rc = moat_uptls_handshake(ex->uc->tls, &why, detail, sizeof(detail));
+
+    if (rc > 0)
+        ex->send = SEND_ACTIVE;
+    if (rc >= 0)
+        return 0;
+    moat_log(MOAT_LOG_WARN, "upstream_tls_failed", "TLS to %s failed: %s",
+             ex->px->cfg->upstream.url, detail);
+    io_fail(ex, 502, why);
+    *resume |= ex_take_resume(ex);
+    return -1;
+}
+
 /* Moves ex forward as far as it can go without blocking (ex->lock held). */
 static void io_progress(struct moat_exchange *ex, int *resume)
 {
@@ -709,9 +756,11 @@ static void io_progress(struct moat_exchange *ex, int *resume)
             *resume |= ex_take_resume(ex);
             return;
         }
-        ex->send = SEND_ACTIVE;
+        ex->send = ex->uc->tls != NULL ? SEND_HANDSHAKE : SEND_ACTIVE;
         set_deadline(ex, ex->px->cfg->upstream.idle_timeout_ms);
     }
+    if (ex->send == SEND_HANDSHAKE && (io_handshake(ex, resume) != 0 || ex->send == SEND_HANDSHAKE))
+        return; /* failed, or waiting for the next socket event */
     if (io_send(ex, resume) != 0 || ex->io_done || ex->send == SEND_CONNECTING)
         return;
     if (io_recv(ex, resume) != 0 || ex->io_done)
@@ -755,9 +804,19 @@ void moat_proxy_event(struct moat_proxy *px, void *ptr, uint32_t events)
         io_step(ex, 0, NULL);
         ex_unref(ex);
     } else if (idle && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        /* The upstream closed (or wrote to) an idle connection: drop it now. */
-        if (pool_remove(px, uc))
-            uc_close(px, uc);
+        /* The upstream closed (or wrote to) an idle connection: drop it now,
+         * unless it only sent TLS records without data (session tickets). */
+        if (pool_remove(px, uc)) {
+            if (uc->tls != NULL && !(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+                moat_uptls_idle_ok(uc->tls)) {
+                pool_put(px, uc);
+            } else {
+                moat_log(MOAT_LOG_DEBUG, "upstream_idle_closed",
+                         "the app closed or wrote to an idle connection (events 0x%x)",
+                         (unsigned)events);
+                uc_close(px, uc);
+            }
+        }
     }
 }
 
@@ -831,6 +890,7 @@ struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_ups
     }
     px->cfg = cfg;
     px->up = up;
+    px->tls = moat_upstream_tls(up);
     px->req_cap = (size_t)cfg->limits.max_header_bytes + cfg->limits.max_uri_bytes + PX_HEAD_SLACK +
                   PX_REQ_BODY_BUF;
     px->last_sweep_ms = px->last_pool_ms = moat_now_ms();

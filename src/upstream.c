@@ -34,6 +34,7 @@ struct moat_upstream {
     int stop;                                    /* resolver must exit */
     pthread_cond_t stop_cond;                    /* wakes the resolver for exit */
     pthread_t resolver;                          /* re-resolves TCP host names */
+    struct moat_uptls *tls;                      /* https:// upstream: TLS context (owned) */
 };
 
 uint64_t moat_now_ms(void)
@@ -141,6 +142,10 @@ struct moat_upstream *moat_upstream_new(const struct moat_config *cfg, char *err
     up->cfg = cfg;
     pthread_mutex_init(&up->lock, NULL);
     pthread_cond_init(&up->stop_cond, NULL);
+    if (moat_uptls_new(cfg, &up->tls, err, errlen) != 0) {
+        moat_upstream_free(up);
+        return NULL;
+    }
     if (cfg->upstream.addr.kind == MOAT_UPSTREAM_UNIX) {
         sun = (struct sockaddr_un *)&up->addrs[0];
         sun->sun_family = AF_UNIX;
@@ -275,5 +280,11 @@ void moat_upstream_free(struct moat_upstream *up)
     }
     pthread_mutex_destroy(&up->lock);
     pthread_cond_destroy(&up->stop_cond);
+    moat_uptls_free(up->tls);
     free(up);
+}
+
+struct moat_uptls *moat_upstream_tls(struct moat_upstream *up)
+{
+    return up->tls;
 }

@@ -16,9 +16,9 @@
 #define MOAT_CFG_STR 256   /* bytes for short string values (addresses, names) */
 #define MOAT_CFG_PATH 1024 /* bytes for paths and long strings */
 #define MOAT_CFG_MAX_CIDRS 32
-#define MOAT_CFG_MAX_KEYS 96 /* room in moat_config.sources for every key of the table */
-#define MOAT_CFG_VALUE 4097  /* bytes for a header value (MOAT_SECH_VALUE_MAX + NUL) */
-#define MOAT_CFG_MODE 16     /* bytes for a header mode: set | default | off | "" */
+#define MOAT_CFG_MAX_KEYS 160 /* room in moat_config.sources for every key of the table */
+#define MOAT_CFG_VALUE 4097   /* bytes for a header value (MOAT_SECH_VALUE_MAX + NUL) */
+#define MOAT_CFG_MODE 16      /* bytes for a header mode: set | default | off | "" */
 
 /* Where a key's effective value came from. */
 enum moat_cfg_origin {
@@ -57,9 +57,10 @@ struct moat_bind_addr {
 
 enum moat_upstream_kind { MOAT_UPSTREAM_TCP = 0, MOAT_UPSTREAM_UNIX = 1 };
 
-/* Where requests go: "http://HOST:PORT" (HOST a name or literal) or "unix:/path". */
+/* Where requests go: "http(s)://HOST:PORT" (HOST a name or literal) or "unix:/path". */
 struct moat_upstream_addr {
     enum moat_upstream_kind kind; /* TCP or Unix socket */
+    int tls;                      /* TCP: https:// (TLS to the app, see uptls.h) */
     char host[MOAT_CFG_STR];      /* TCP: host name or literal, no brackets */
     uint16_t port;                /* TCP: port (default 80) */
     char path[108];               /* UNIX: socket path (sun_path size) */
@@ -101,6 +102,8 @@ struct moat_config {
         unsigned keepalive_timeout_ms;  /* upstream.keepalive_timeout (pooled idle), default 30s */
         unsigned max_idle;        /* upstream.max_idle pooled connections per worker, default 64 */
         unsigned max_connections; /* upstream.max_connections in total, default 512 */
+        char tls_ca_file[MOAT_CFG_PATH];    /* upstream.tls_ca_file, "" = the system bundle */
+        char tls_server_name[MOAT_CFG_STR]; /* upstream.tls_server_name, "" = the URL's host */
     } upstream;
 
     struct {

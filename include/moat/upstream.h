@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "moat/config.h"
+#include "moat/uptls.h"
 
 struct moat_upstream; /* opaque */
 
@@ -23,8 +24,9 @@ struct moat_upstream_stats {
 /* Creates the pool for cfg->upstream (borrowed; must outlive the pool) and, for
  * a TCP host name, resolves it once now (a failure is logged, not fatal: the
  * name is resolved again by the background thread moat_upstream_start() starts).
- * Creates no thread. Returns NULL with a message in err on failure. Caller
- * frees with moat_upstream_free(). */
+ * For an https:// upstream it also makes the TLS context (uptls.h), reading the
+ * CA bundle now. Creates no thread. Returns NULL with a message in err on
+ * failure (e.g. an unreadable CA bundle). Caller frees with moat_upstream_free(). */
 struct moat_upstream *moat_upstream_new(const struct moat_config *cfg, char *err, size_t errlen);
 
 /* Starts the background re-resolver for a TCP host name (nothing for a Unix
@@ -52,6 +54,9 @@ void moat_upstream_close(struct moat_upstream *up, int fd);
 
 /* Copies the current gauges. */
 void moat_upstream_stats_get(struct moat_upstream *up, struct moat_upstream_stats *out);
+
+/* The TLS context for an https:// upstream (owned by up), or NULL. */
+struct moat_uptls *moat_upstream_tls(struct moat_upstream *up);
 
 /* Stops the resolver thread. Every connection must have been closed first. */
 void moat_upstream_free(struct moat_upstream *up);

@@ -243,6 +243,10 @@ struct h_app {
  * accepts connections. Returns 0 or -1 (log tail printed). */
 int harness_app_start(struct h_app *a, const char *dir, int unix_socket);
 
+/* As harness_app_start on TCP, serving HTTPS with the PEM cert and key (gunicorn's
+ * --certfile/--keyfile); a->url is then https://127.0.0.1:P. Returns 0 or -1. */
+int harness_app_start_tls(struct h_app *a, const char *dir, const char *cert, const char *key);
+
 /* Stops the app's process group (SIGTERM, then SIGKILL). */
 void harness_app_stop(struct h_app *a);
 

@@ -79,23 +79,42 @@ static void h_app_kill(struct h_app *a)
     a->pid = 0;
 }
 
-/* One attempt to start gunicorn. Returns 0 ready, 1 address in use (retry), -1 failed. */
-static int h_app_try(struct h_app *a, const char *bind)
+/* One attempt to start gunicorn (serving TLS with cert/key when cert is not NULL).
+ * Returns 0 ready, 1 address in use (retry), -1 failed. */
+static int h_app_try(struct h_app *a, const char *bind, const char *cert, const char *key)
 {
     char appdir[H_PATH];
     char want[H_PATH];
-    const char *argv[] = {
-        H_GUNICORN, "--bind",          bind,  "--workers",          "2",    "--worker-class",
-        "sync",     "--timeout",       "120", "--graceful-timeout", "2",    "--access-logfile",
-        "-",        "--error-logfile", "-",   "--log-level",        "info", "--chdir",
-        appdir,     "testapp:app",     NULL};
+    const char *argv[] = {H_GUNICORN, "--bind",
+                          bind,       "--workers",
+                          "2",        "--worker-class",
+                          "sync",     "--timeout",
+                          "120",      "--graceful-timeout",
+                          "2",        "--access-logfile",
+                          "-",        "--error-logfile",
+                          "-",        "--log-level",
+                          "info",     "--chdir",
+                          appdir,     "testapp:app",
+                          NULL,       NULL,
+                          NULL,       NULL,
+                          NULL};
+
+    if (cert != NULL) {
+        argv[20] = "--certfile";
+        argv[21] = cert;
+        argv[22] = "--keyfile";
+        argv[23] = key;
+    }
     const char *env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", NULL};
     struct h_spawn s;
     uint64_t start = harness_now_ms();
 
     if (snprintf(appdir, sizeof(appdir), "%s/tests/integration/app", harness_source_dir()) >=
             (int)sizeof(appdir) ||
-        snprintf(want, sizeof(want), "Listening at: %s%s", a->sock[0] != '\0' ? "" : "http://",
+        snprintf(want, sizeof(want), "Listening at: %s%s",
+                 a->sock[0] != '\0' ? ""
+                 : cert != NULL     ? "https://"
+                                    : "http://",
                  bind) >= (int)sizeof(want))
         return -1;
     memset(&s, 0, sizeof(s));
@@ -140,7 +159,9 @@ static int h_app_try(struct h_app *a, const char *bind)
     }
 }
 
-int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
+/* harness_app_start, serving TLS when cert is not NULL (TCP only). */
+static int h_app_start(struct h_app *a, const char *dir, int unix_socket, const char *cert,
+                       const char *key)
 {
     int attempt;
 
@@ -160,8 +181,10 @@ int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
             a->port = harness_free_port();
             snprintf(bind, sizeof(bind), "127.0.0.1:%d", a->port);
             harness_url(a->url, sizeof(a->url), a->port);
+            if (cert != NULL)
+                snprintf(a->url, sizeof(a->url), "https://127.0.0.1:%d", a->port);
         }
-        rc = h_app_try(a, bind);
+        rc = h_app_try(a, bind, cert, key);
         /* moat started as root connects to it after dropping to H_SANDBOX_ID. */
         if (rc == 0 && unix_socket && harness_give(a->sock) != 0)
             return -1;
@@ -169,6 +192,16 @@ int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
             return rc;
     }
     return -1;
+}
+
+int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
+{
+    return h_app_start(a, dir, unix_socket, NULL, NULL);
+}
+
+int harness_app_start_tls(struct h_app *a, const char *dir, const char *cert, const char *key)
+{
+    return h_app_start(a, dir, 0, cert, key);
 }
 
 void harness_app_stop(struct h_app *a)

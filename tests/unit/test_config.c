@@ -103,7 +103,12 @@ static const struct file_case file_cases[] = {
      "server.listen = \"1.2.3.4:99999\" (%s:3): port must be 1-65535"},
     {"[server]\nlisten = 1.2.3.4:99999\nworkers = 2\n",
      "server.listen = \"1.2.3.4:99999\" (%s:2): port must be 1-65535"},
-    {"[upstream]\n\nurl = https://app\n", "upstream.url = \"https://app\" (%s:3): https upstreams"},
+    {"[upstream]\n\nurl = ftp://app\n", "upstream.url = \"ftp://app\" (%s:3): expected http://"},
+    {"[upstream]\ntls_ca_file = /etc/ssl/certs/ca-certificates.crt\n",
+     "upstream.tls_ca_file (%s:2) is set but upstream.url \"http://127.0.0.1:8000\" is not an "
+     "https:// URL"},
+    {"[upstream]\ntls_server_name = -bad\n",
+     "upstream.tls_server_name = \"-bad\" (%s:2): must be a DNS name"},
     {"[server]\nworkers\n", ":2: syntax error"},
     {"[server\nworkers = 1\n", ":1: syntax error"},
     {"[server]\nworkers = 1\nnope\nfoo = 2\n", ":3: syntax error"},
@@ -489,11 +494,11 @@ START_TEST(test_shipped_conf)
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
     ck_assert_msg(load(args + 1, env_def, &def, &cli, err, sizeof err) == 0, "err: %s", err);
     /* every key is in the file (tls.dev then comes from --dev), with its default value */
-    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 67; i++) {
+    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 69; i++) {
         if (i != 9)
             ck_assert_msg(cfg.sources[i].origin == MOAT_CFG_FROM_FILE, "key %zu not in file", i);
     }
-    ck_assert_uint_eq(cfg.sources[67].line, 0);
+    ck_assert_uint_eq(cfg.sources[69].line, 0);
     memcpy(def.source_file, cfg.source_file, sizeof def.source_file);
     memcpy(def.sources, cfg.sources, sizeof def.sources);
     ck_assert_msg(memcmp(&cfg, &def, sizeof cfg) == 0, "shipped values differ from defaults");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -85,7 +86,11 @@ static const struct upstream_case upstream_cases[] = {
     {"http://[fd00::5]", 1, MOAT_UPSTREAM_TCP, "fd00::5", 80, NULL},
     {"http://my_app-1:1", 1, MOAT_UPSTREAM_TCP, "my_app-1", 1, NULL},
     {"unix:/run/app.sock", 1, MOAT_UPSTREAM_UNIX, "/run/app.sock", 0, NULL},
-    {"https://app", 0, 0, NULL, 0, "https upstreams are not supported yet"},
+    {"https://app", 1, MOAT_UPSTREAM_TCP, "app", 443, NULL},
+    {"HTTPS://app.internal:8443/", 1, MOAT_UPSTREAM_TCP, "app.internal", 8443, NULL},
+    {"https://[::1]:9443", 1, MOAT_UPSTREAM_TCP, "::1", 9443, NULL},
+    {"https://app/api", 0, 0, NULL, 0, "paths in upstream.url are not supported"},
+    {"https://", 0, 0, NULL, 0, "host"},
     {"http://app/api", 0, 0, NULL, 0, "paths in upstream.url are not supported"},
     {"http://app:80/x", 0, 0, NULL, 0, "paths in upstream.url are not supported"},
     {"http://app?x=1", 0, 0, NULL, 0, "paths in upstream.url are not supported"},
@@ -107,7 +112,7 @@ static const struct upstream_case upstream_cases[] = {
      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
      "aaaaaaaaaaaaaaaaaaaaaa",
      0, 0, NULL, 0, "too long"},
-    {"ftp://app", 0, 0, NULL, 0, "expected http://HOST[:PORT] or unix:/PATH"},
+    {"ftp://app", 0, 0, NULL, 0, "expected http://HOST[:PORT], https://HOST[:PORT] or unix:/PATH"},
     {"127.0.0.1:8000", 0, 0, NULL, 0, NULL},
     {"", 0, 0, NULL, 0, NULL},
 };
@@ -128,6 +133,7 @@ START_TEST(test_upstream)
     ck_assert_msg(moat_config_parse_upstream(c->s, &a) == (c->ok ? 0 : -1), "case %s", c->s);
     if (c->ok) {
         ck_assert_int_eq(a.kind, c->kind);
+        ck_assert_int_eq(a.tls, strncasecmp(c->s, "https://", 8) == 0);
         if (c->kind == MOAT_UPSTREAM_TCP) {
             ck_assert_str_eq(a.host, c->host_or_path);
             ck_assert_uint_eq(a.port, c->port);
