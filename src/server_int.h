@@ -88,6 +88,7 @@ struct moat_server {
     unsigned n_workers;              /* listener threads */
     struct moat_connlimit *climit;   /* connection admission (owned) */
     atomic_int draining;             /* quiesced: answer with Connection: close */
+    atomic_int lockdown;             /* emergency shutdown: every proxied request is 503 */
     atomic_int stopping;             /* workers must leave their loops */
     atomic_uint n_conns;             /* open client connections */
     atomic_uint n_reqs;              /* requests in progress */

@@ -58,6 +58,11 @@ unsigned moat_server_requests(struct moat_server *srv);
 /* True once moat_server_quiesce() was called (moat is draining). Any thread. */
 int moat_server_draining(struct moat_server *srv);
 
+/* Sets or clears lockdown (emergency shutdown): while set, every request that
+ * would be proxied is answered 503 by moat (security headers applied, reason
+ * "lockdown"). Any thread. */
+void moat_server_set_lockdown(struct moat_server *srv, int on);
+
 /* Upstream connections now: *idle in the workers' keep-alive pools, *active
  * the other open ones (connecting or carrying a request). Any thread; takes
  * each pool's lock briefly (for scrapes, not for the request path). */
