@@ -210,8 +210,6 @@ static enum MHD_Result adm_shutdown(struct moat_admin *adm, struct MHD_Connectio
         snprintf(retry, sizeof(retry), "%u", ans.retry_after);
         MHD_add_response_header(r, "Retry-After", retry);
     }
-    /* Answered before any body is read: the connection closes after it. */
-    MHD_add_response_header(r, "Connection", "close");
     ret = MHD_queue_response(conn, (unsigned)ans.status, r);
     MHD_destroy_response(r);
     rq->status = ans.status;
@@ -265,16 +263,16 @@ static enum MHD_Result adm_access(void *cls, struct MHD_Connection *conn, const 
             rq->match.route = MOAT_ADMIN_NOT_FOUND;
             rq->match.allow = NULL;
         }
-        /* Errors and the shutdown are answered at once (the connection then
-         * closes, and a body sent with them is never read); the probes on the
-         * next call, which keeps the connection alive. */
-        if (rq->match.route == MOAT_ADMIN_NOT_FOUND || rq->match.route == MOAT_ADMIN_BAD_METHOD ||
-            rq->match.route == MOAT_ADMIN_SHUTDOWN)
+        /* Errors are answered at once (the connection then closes, and a body
+         * sent with them is never read); the endpoints once the request is
+         * whole (a body is read and ignored: the shutdown token is only ever
+         * taken from the Authorization field). */
+        if (rq->match.route == MOAT_ADMIN_NOT_FOUND || rq->match.route == MOAT_ADMIN_BAD_METHOD)
             return adm_answer(adm, conn, rq);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        *upload_data_size = 0; /* a body sent with GET is ignored */
+        *upload_data_size = 0; /* a body is ignored */
         return MHD_YES;
     }
     if (rq->status != 0)
