@@ -41,6 +41,7 @@ static int check_names(const char *value, const char **why);
 static int check_sd_target(const char *value, const char **why);
 static int check_sd_mode(const char *value, const char **why);
 static int check_sd_signal(const char *value, const char **why);
+static int check_sd_path(const char *value, const char **why);
 
 #define OFF(field) offsetof(struct moat_config, field)
 #define SZ(field) sizeof(((struct moat_config *)0)->field)
@@ -181,6 +182,10 @@ static const struct moat_cfg_key keys[] = {
     {.section = "shutdown", .name = "allow_plaintext", .type = MOAT_CFG_T_BOOL,
      .offset = OFF(shutdown.allow_plaintext), .def = "false",
      .help = "allow the endpoint on a plain-HTTP admin listener off loopback (warning)"},
+    {.section = "shutdown", .name = "https_path", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(shutdown.https_path), .size = SZ(shutdown.https_path), .def = "",
+     .check = check_sd_path,
+     .help = "also serve the endpoint on the HTTPS listener at this path; \"\" = off"},
     {.section = "shutdown", .name = "max_failures", .type = MOAT_CFG_T_UINT,
      .offset = OFF(shutdown.max_failures), .def = "5", .min = 1,
      .max = MOAT_RATELIMIT_MAX_FAILURES_CAP,
@@ -459,6 +464,12 @@ static int check_sd_signal(const char *value, const char **why)
         return -1;
     }
     return 0;
+}
+
+/* Validates shutdown.https_path ("" = off). */
+static int check_sd_path(const char *value, const char **why)
+{
+    return moat_sd_path_check(value, why);
 }
 
 /* Validates a user or group: a name or a number, not empty. */

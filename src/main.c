@@ -749,6 +749,7 @@ int main(int argc, char **argv)
     if (admin_prepare(&rt) != 0)
         goto out;
     moat_shutdown_set_engage(rt.sd, lockdown_engage, &rt);
+    moat_server_set_shutdown(rt.srv, rt.sd, rt.cfg.shutdown.https_path);
     /* Everything is bound and loaded: narrow the process, start the app (not
      * sandboxed by moat's filters), sandbox moat, then start threads. */
     if (privs_drop(&rt) != 0 || child_start(&rt) != 0 || sandbox_apply(&rt) != 0)

@@ -200,6 +200,10 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     in.nonce_header = cfg->headers.nonce_header;
     in.nonce = rc->nonce;
 
+    if (srv_shutdown_match(srv, rc->target)) {
+        ret = srv_shutdown_answer(srv, conn, rc, method, view.hdrs, view.n_hdrs, family, addr);
+        goto out;
+    }
     if (atomic_load(&srv->lockdown)) {
         rc->reason = "lockdown";
         moat_metrics_request_rejected(srv->metrics, rc->reason);

@@ -98,6 +98,8 @@ struct moat_server {
     atomic_uint_fast64_t rid_counter;                       /* request ids and nonces issued */
     const struct moat_secheaders *sech;       /* header policy (borrowed), NULL = none */
     const struct moat_cookie_policy *cookies; /* cookie hardening (borrowed), NULL = off */
+    struct moat_shutdown *sd;                 /* emergency shutdown (borrowed), NULL = off */
+    const char *sd_path;                      /* shutdown.https_path (borrowed), NULL = off */
 };
 
 /* libmicrohttpd callbacks (server.c). cls is the server, except for
@@ -124,6 +126,18 @@ void srv_nonce_make(struct moat_server *srv, struct req_ctx *rc);
  * hardening to r, the response to rc, before it is queued (respond.c).
  * Returns 0, or -1 when r could not be rewritten (the caller must not send it). */
 int srv_secure_response(struct moat_server *srv, struct req_ctx *rc, struct MHD_Response *r);
+
+/* True when target (query ignored) is shutdown.https_path (server_shutdown.c). */
+int srv_shutdown_match(const struct moat_server *srv, const char *target);
+
+/* Answers the emergency shutdown on the HTTPS listener: 405/404 for other
+ * methods, else moat_shutdown_handle's answer, security headers applied, the
+ * connection closed after it (server_shutdown.c). hdrs: the request's fields
+ * (borrowed); family/addr: the client. */
+enum MHD_Result srv_shutdown_answer(struct moat_server *srv, struct MHD_Connection *conn,
+                                    struct req_ctx *rc, const char *method,
+                                    const struct moat_hdr *hdrs, size_t n_hdrs, int family,
+                                    const unsigned char *addr);
 
 /* Extracts family and address bytes (4 or 16) from a socket address; returns
  * the family, AF_UNSPEC when it has no IP address. */

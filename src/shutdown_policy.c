@@ -262,6 +262,35 @@ out:
     return rc;
 }
 
+int moat_sd_path_check(const char *path, const char **why)
+{
+    const char *seg;
+    size_t i, n;
+
+    *why = NULL;
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    *why = "must be an absolute path of letters, digits and - . _ ~ / (not \"/\")";
+    if (path[0] != '/' || path[1] == '\0' || path[strlen(path) - 1] == '/')
+        return -1;
+    for (i = 0; path[i] != '\0'; i++)
+        if (!isalnum((unsigned char)path[i]) && strchr("-._~/", path[i]) == NULL)
+            return -1;
+    seg = path + 1;
+    for (;;) {
+        n = strcspn(seg, "/");
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+            *why = "must not hold empty, \".\" or \"..\" segments";
+            return -1;
+        }
+        if (seg[n] == '\0')
+            break;
+        seg += n + 1;
+    }
+    *why = NULL;
+    return 0;
+}
+
 int moat_sd_plaintext_exposed(const struct moat_bind_addr *b, int tls)
 {
     unsigned char a[16];

@@ -141,6 +141,7 @@ struct moat_config {
         char signal[MOAT_CFG_MODE];     /* shutdown.signal, SIGTERM */
         unsigned grace_ms;              /* shutdown.grace: SIGKILL after, 10s */
         int allow_plaintext;            /* shutdown.allow_plaintext: plain HTTP off loopback */
+        char https_path[MOAT_CFG_STR];  /* shutdown.https_path: also on HTTPS there, "" = off */
         unsigned max_failures;          /* shutdown.max_failures per client, 5 */
         unsigned global_max_failures;   /* shutdown.global_max_failures, 20 */
         unsigned window_ms;             /* shutdown.window, 60s */

@@ -125,6 +125,11 @@ int moat_sd_proc_matches(const struct moat_sd_proc *p, const char *name);
 int moat_sd_proc_select(const struct moat_sd_proc *v, size_t n, const char *name, long self,
                         long *pid, char *why, size_t whylen);
 
+/* Checks shutdown.https_path: "" (off), or an absolute path of letters,
+ * digits and - . _ ~ / without empty, "." or ".." segments, not "/" and not
+ * ending in "/". Returns 0, or -1 with a static reason in *why. Pure. */
+int moat_sd_path_check(const char *path, const char **why);
+
 /* True when the endpoint must not be served on the admin listener at b: plain
  * HTTP (tls == 0) on a TCP address that is not loopback (127.0.0.0/8, ::1, or
  * an IPv4-mapped loopback); a wildcard address counts as not loopback. A Unix
@@ -138,7 +143,7 @@ struct moat_shutdown; /* opaque */
 
 /* One attempt, as the listener saw it (everything borrowed for the call). */
 struct moat_sd_request {
-    const char *listener;      /* "admin" (for the event) */
+    const char *listener;      /* "admin" or "https" (for the event) */
     int family;                /* AF_INET, AF_INET6, else the limiter's shared key */
     const unsigned char *addr; /* 4 or 16 address bytes, or NULL */
     const char *client;        /* the address as text for the event, or NULL */

@@ -405,6 +405,54 @@ START_TEST(test_none_target)
 }
 END_TEST
 
+/* shutdown.https_path: the endpoint on the HTTPS listener, never proxied, with the security
+ * headers; other paths still reach the app until the right token comes. */
+START_TEST(test_https_path)
+{
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none",
+                         "MOAT_SHUTDOWN_HTTPS_PATH=/.well-known/moat/stop", NULL};
+    struct h_resp r;
+    struct h_moat m;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    ck_assert_int_eq(harness_request(m.port,
+                                     "GET /.well-known/moat/stop HTTP/1.1\r\nHost: localhost\r\n"
+                                     "Connection: close\r\n\r\n",
+                                     &r, 0, NULL),
+                     0);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_str_eq(harness_resp_header(&r, "Allow"), "POST");
+    harness_resp_free(&r);
+    ck_assert_int_eq(
+        harness_request(m.port,
+                        "POST /.well-known/moat/stop?x=1 HTTP/1.1\r\nHost: localhost\r\n"
+                        "Authorization: Bearer not-the-token\r\nContent-Length: 0\r\n"
+                        "Connection: close\r\n\r\n",
+                        &r, 0, NULL),
+        0);
+    ck_assert_int_eq(r.status, 401);
+    ck_assert_ptr_nonnull(harness_resp_header(&r, "WWW-Authenticate"));
+    ck_assert_ptr_nonnull(harness_resp_header(&r, "Strict-Transport-Security"));
+    harness_resp_free(&r);
+    ck_assert_msg(wait_status(&m, 200, 5000), "a wrong token engaged lockdown");
+    ck_assert_int_eq(harness_request(m.port,
+                                     "POST /.well-known/moat/stop HTTP/1.1\r\nHost: localhost\r\n"
+                                     "Authorization: Bearer " TOKEN "\r\nContent-Length: 0\r\n"
+                                     "Connection: close\r\n\r\n",
+                                     &r, 0, NULL),
+                     0);
+    ck_assert_int_eq(r.status, 202);
+    ck_assert_ptr_nonnull(harness_resp_header(&r, "X-Content-Type-Options"));
+    harness_resp_free(&r);
+    ck_assert_msg(log_count(&m, "\"listener\":\"https\",\"result\":\"accepted\"") == 1,
+                  "no https audit event");
+    ck_assert_msg(log_count(&m, "?x=1") == 0, "the query string was logged");
+    assert_lockdown(&m);
+    assert_no_token_leak(&m);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ refusals */
 
 /* Two failures lock the client out: even the right token gets 429 + Retry-After; once the
@@ -620,6 +668,7 @@ static Suite *shutdown_suite(void)
     tcase_add_test(tc, test_lockout);
     tcase_add_test(tc, test_disabled);
     tcase_add_test(tc, test_bad_method);
+    tcase_add_test(tc, test_https_path);
     tcase_add_test(tc, test_startup_refusals);
     tcase_add_test(tc, test_child_status);
     suite_add_tcase(s, tc);

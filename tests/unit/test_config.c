@@ -74,6 +74,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.shutdown.signal, "SIGTERM");
     ck_assert_uint_eq(cfg.shutdown.grace_ms, 10000);
     ck_assert_int_eq(cfg.shutdown.allow_plaintext, 0);
+    ck_assert_str_eq(cfg.shutdown.https_path, "");
     ck_assert_uint_eq(cfg.shutdown.max_failures, 5);
     ck_assert_uint_eq(cfg.shutdown.global_max_failures, 20);
     ck_assert_uint_eq(cfg.shutdown.window_ms, 60000);
@@ -282,6 +283,10 @@ static const struct env_case env_cases[] = {
      "shutdown.target = \"process:a b\" (env MOAT_SHUTDOWN_TARGET): process: name may hold"},
     {"MOAT_SHUTDOWN_TARGET=kill-all", "shutdown.target = \"kill-all\" (env MOAT_SHUTDOWN_TARGET)"},
     {"MOAT_SHUTDOWN_MODE=exit", NULL},
+    {"MOAT_SHUTDOWN_HTTPS_PATH=/.well-known/moat/emergency-shutdown", NULL},
+    {"MOAT_SHUTDOWN_HTTPS_PATH=/a/../b", "shutdown.https_path = \"/a/../b\" (env "},
+    {"MOAT_SHUTDOWN_HTTPS_PATH=relative", "shutdown.https_path = \"relative\" (env "},
+    {"MOAT_SHUTDOWN_HTTPS_PATH=/", "shutdown.https_path = \"/\" (env "},
     {"MOAT_SHUTDOWN_MODE=halt", "shutdown.mode = \"halt\" (env MOAT_SHUTDOWN_MODE): must be"},
     {"MOAT_SHUTDOWN_SIGNAL=SIGINT", NULL},
     {"MOAT_SHUTDOWN_SIGNAL=QUIT", NULL},
@@ -520,11 +525,11 @@ START_TEST(test_shipped_conf)
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
     ck_assert_msg(load(args + 1, env_def, &def, &cli, err, sizeof err) == 0, "err: %s", err);
     /* every key is in the file (tls.dev then comes from --dev), with its default value */
-    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 78; i++) {
+    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 79; i++) {
         if (i != 9)
             ck_assert_msg(cfg.sources[i].origin == MOAT_CFG_FROM_FILE, "key %zu not in file", i);
     }
-    ck_assert_uint_eq(cfg.sources[78].line, 0);
+    ck_assert_uint_eq(cfg.sources[79].line, 0);
     memcpy(def.source_file, cfg.source_file, sizeof def.source_file);
     memcpy(def.sources, cfg.sources, sizeof def.sources);
     ck_assert_msg(memcmp(&cfg, &def, sizeof cfg) == 0, "shipped values differ from defaults");

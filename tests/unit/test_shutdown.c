@@ -364,6 +364,27 @@ START_TEST(test_plaintext)
 }
 END_TEST
 
+/* ---- shutdown.https_path ---- */
+
+START_TEST(test_path_check)
+{
+    static const char *const good[] = {"", "/emergency-shutdown", "/.well-known/moat/stop",
+                                       "/a~b_c-d.e", "/x/y/z"};
+    static const char *const bad[] = {"/",  "relative", "/a/",  "/a//b", "/a/../b", "/..",
+                                      "/.", "/a/./b",   "/a b", "/a?b",  "/a%2e",   "/a#b"};
+    const char *why = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(moat_sd_path_check(good[i], &why) == 0, "%s: %s", good[i], why);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(moat_sd_path_check(bad[i], &why) == -1, "%s accepted", bad[i]);
+        ck_assert_ptr_nonnull(why);
+    }
+    ck_assert_int_eq(moat_sd_path_check(NULL, &why), 0);
+}
+END_TEST
+
 /* ---- the runtime without a target ---- */
 
 #define TOKEN "0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
@@ -585,6 +606,7 @@ static Suite *shutdown_suite(void)
     tcase_add_loop_test(tc, test_proc_select, 0, sizeof(select_cases) / sizeof(select_cases[0]));
     tcase_add_test(tc, test_proc_select_many);
     tcase_add_loop_test(tc, test_plaintext, 0, sizeof(plain_cases) / sizeof(plain_cases[0]));
+    tcase_add_test(tc, test_path_check);
     suite_add_tcase(s, tc);
     tc = tcase_create("runtime");
     tcase_add_test(tc, test_runtime_disabled);
