@@ -321,6 +321,52 @@ START_TEST(test_pidfile_target)
 }
 END_TEST
 
+/* A target that ignores SIGTERM gets SIGKILL once shutdown.grace has passed (from the main loop:
+ * the answer comes at once). */
+START_TEST(test_grace_kill)
+{
+    const char *argv[] = {"/usr/bin/python3", "-c",
+                          "import signal, sys, time\n"
+                          "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                          "print('ready', flush=True)\n"
+                          "time.sleep(600)\n",
+                          NULL};
+    char out[H_PATH];
+    char pidfile[H_PATH];
+    char pid_s[32];
+    char env_target[H_PATH + 32];
+    const char *env[] = {token_env, env_target, "MOAT_SHUTDOWN_GRACE=300ms", NULL};
+    struct h_spawn sp;
+    struct h_resp r;
+    struct h_moat m;
+    pid_t stubborn;
+
+    harness_path(out, sizeof(out), "stubborn.log");
+    memset(&sp, 0, sizeof(sp));
+    sp.argv = argv;
+    sp.err_path = out;
+    sp.own_group = 1;
+    stubborn = harness_spawn(&sp);
+    ck_assert_int_gt(stubborn, 0);
+    ck_assert_msg(harness_file_wait(out, "ready", 1, 10000), "the stubborn process did not start");
+    harness_path(pidfile, sizeof(pidfile), "stubborn.pid");
+    snprintf(pid_s, sizeof(pid_s), "%d", (int)stubborn);
+    ck_assert_int_eq(harness_write_file(pidfile, pid_s, strlen(pid_s), 0644), 0);
+    snprintf(env_target, sizeof(env_target), "MOAT_SHUTDOWN_TARGET=pidfile:%s", pidfile);
+    h_start_moat(&m, harness_shared_app()->url, env);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    harness_resp_free(&r);
+    ck_assert_msg(wait_gone(stubborn, 15000), "SIGKILL never came");
+    ck_assert_int_eq(harness_proc_wait(stubborn, 1000), 128 + SIGKILL);
+    ck_assert_msg(harness_file_wait(m.log, "\"event\":\"emergency_shutdown_kill\"", 1, 1000),
+                  "no emergency_shutdown_kill event");
+    ck_assert_msg(harness_file_wait(m.log, "\"after\":\"SIGKILL\"", 1, 2000),
+                  "the end after SIGKILL was not noticed");
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
 /* process:NAME: the gunicorn master (not a worker) is found in /proc and stopped. */
 START_TEST(test_process_target)
 {
@@ -659,6 +705,7 @@ static Suite *shutdown_suite(void)
     tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
     tcase_add_test(tc, test_child_target);
     tcase_add_test(tc, test_pidfile_target);
+    tcase_add_test(tc, test_grace_kill);
     tcase_add_test(tc, test_process_target);
     tcase_add_test(tc, test_process_missing);
     tcase_add_test(tc, test_none_target);
