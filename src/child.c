@@ -145,6 +145,19 @@ int moat_child_exit_code(int status)
     return 1;
 }
 
+void moat_child_log_exit(const struct moat_child *c)
+{
+    struct moat_logline l;
+
+    moat_logline_begin(&l, MOAT_LOG_INFO, "child_exited");
+    moat_logline_int(&l, "pid", (long long)c->pid);
+    if (WIFEXITED(c->status))
+        moat_logline_int(&l, "exit_code", WEXITSTATUS(c->status));
+    else if (WIFSIGNALED(c->status))
+        moat_logline_str(&l, "signal", strsignal(WTERMSIG(c->status)));
+    moat_logline_end(&l);
+}
+
 void moat_child_close(struct moat_child *c)
 {
     if (c->pidfd >= 0)

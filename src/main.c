@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -530,21 +529,6 @@ static int child_start(struct moat_runtime *rt)
     return 0;
 }
 
-/* Logs the end of the app moat started. */
-static void log_child_exit(const struct moat_runtime *rt)
-{
-    struct moat_logline l;
-    int st = rt->child.status;
-
-    moat_logline_begin(&l, MOAT_LOG_INFO, "child_exited");
-    moat_logline_int(&l, "pid", (long long)rt->child.pid);
-    if (WIFEXITED(st))
-        moat_logline_int(&l, "exit_code", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        moat_logline_str(&l, "signal", strsignal(WTERMSIG(st)));
-    moat_logline_end(&l);
-}
-
 /* After SIGTERM/SIGINT was forwarded and moat drained: waits (as tini does,
  * without a deadline) for the app to end, forwarding further signals.
  * Returns the app's exit status for moat to end with. */
@@ -560,7 +544,7 @@ static int child_wait(struct moat_runtime *rt, const sigset_t *set)
             (void)moat_child_signal(&rt->child, sig);
         moat_child_reap(&rt->child);
     }
-    log_child_exit(rt);
+    moat_child_log_exit(&rt->child);
     return moat_child_exit_code(rt->child.status);
 }
 
@@ -594,7 +578,7 @@ static int run(struct moat_runtime *rt, const sigset_t *set)
             /* The app ending by itself ends moat (tini); after an emergency
              * shutdown, lockdown holds and exit mode has its own path. */
             if (moat_child_reap(&rt->child)) {
-                log_child_exit(rt);
+                moat_child_log_exit(&rt->child);
                 if (!moat_shutdown_engaged(rt->sd)) {
                     drain(rt);
                     return moat_child_exit_code(rt->child.status);

@@ -53,6 +53,9 @@ int moat_child_reap(struct moat_child *c);
  * code, or 128 + N when signal N killed it (as a shell reports it). */
 int moat_child_exit_code(int status);
 
+/* Logs the "child_exited" event (pid, exit_code or signal) of an ended child. */
+void moat_child_log_exit(const struct moat_child *c);
+
 /* Closes the pidfd. The child itself is left alone. */
 void moat_child_close(struct moat_child *c);
 
