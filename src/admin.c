@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +21,7 @@
 #include "admin_int.h"
 #include "moat/log.h"
 #include "moat/procstat.h"
+#include "moat/shutdown.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
 
@@ -134,6 +138,85 @@ static enum MHD_Result adm_readyz(struct moat_admin *adm, struct MHD_Connection 
                      MHD_RESPMEM_MUST_COPY, NULL);
 }
 
+/* Counts the Authorization fields and keeps the first. */
+struct adm_auth {
+    const char *value; /* first value (MHD's memory), NULL when none */
+    size_t len;        /* its length */
+    unsigned n;        /* fields seen */
+};
+
+static enum MHD_Result adm_auth_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
+{
+    struct adm_auth *a = cls;
+
+    (void)kind;
+    if (key_size != 13 || strncasecmp(key, "Authorization", 13) != 0)
+        return MHD_YES;
+    if (a->n == 0) {
+        a->value = value != NULL ? value : "";
+        a->len = value != NULL ? value_size : 0;
+    }
+    a->n++;
+    return MHD_YES;
+}
+
+/* POST /emergency-shutdown: the decision is shutdown.c's; only the answer is made here. */
+static enum MHD_Result adm_shutdown(struct moat_admin *adm, struct MHD_Connection *conn,
+                                    struct adm_req *rq)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+    struct moat_sd_request sr;
+    struct moat_sd_answer ans;
+    struct adm_auth auth;
+    struct MHD_Response *r;
+    unsigned char addr[16] = {0};
+    char client[INET6_ADDRSTRLEN] = "unix";
+    char retry[16];
+    enum MHD_Result ret;
+
+    memset(&sr, 0, sizeof(sr));
+    memset(&auth, 0, sizeof(auth));
+    sr.listener = "admin";
+    sr.family = AF_UNIX;
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        sr.family = AF_INET;
+        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        sr.family = AF_INET6;
+        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+    }
+    if (sr.family != AF_UNIX) {
+        inet_ntop(sr.family, addr, client, sizeof(client));
+        sr.addr = addr;
+    }
+    sr.client = client;
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, adm_auth_collect, &auth);
+    sr.authorization = auth.value;
+    sr.authorization_len = auth.len;
+    sr.n_authorization = auth.n;
+    moat_shutdown_handle(adm->deps.shutdown, &sr, &ans);
+    r = MHD_create_response_from_buffer(strlen(ans.body), ans.body, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", ans.type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (ans.www_authenticate)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"moat\"");
+    if (ans.retry_after > 0) {
+        snprintf(retry, sizeof(retry), "%u", ans.retry_after);
+        MHD_add_response_header(r, "Retry-After", retry);
+    }
+    ret = MHD_queue_response(conn, (unsigned)ans.status, r);
+    MHD_destroy_response(r);
+    rq->status = ans.status;
+    rq->bytes_out = strlen(ans.body);
+    return ret;
+}
+
 static enum MHD_Result adm_answer(struct moat_admin *adm, struct MHD_Connection *conn,
                                   struct adm_req *rq)
 {
@@ -144,6 +227,8 @@ static enum MHD_Result adm_answer(struct moat_admin *adm, struct MHD_Connection 
         return adm_text(conn, rq, 200, "ok\n", NULL);
     case MOAT_ADMIN_READYZ:
         return adm_readyz(adm, conn, rq);
+    case MOAT_ADMIN_SHUTDOWN:
+        return adm_shutdown(adm, conn, rq);
     case MOAT_ADMIN_BAD_METHOD:
         return adm_text(conn, rq, 405, "Method Not Allowed\n", rq->match.allow);
     case MOAT_ADMIN_NOT_FOUND:
@@ -172,15 +257,22 @@ static enum MHD_Result adm_access(void *cls, struct MHD_Connection *conn, const 
         snprintf(rq->method, sizeof(rq->method), "%s", method);
         moat_admin_route(method, url, &rq->match);
         *req_cls = rq;
+        /* A disabled endpoint does not exist, whatever the method. */
+        if (rq->match.route == MOAT_ADMIN_BAD_METHOD && strcmp(url, MOAT_SHUTDOWN_PATH) == 0 &&
+            !moat_shutdown_enabled(adm->deps.shutdown)) {
+            rq->match.route = MOAT_ADMIN_NOT_FOUND;
+            rq->match.allow = NULL;
+        }
         /* Errors are answered at once (the connection then closes, and a body
-         * sent with them is never read); the endpoints on the next call, which
-         * keeps the connection alive. */
+         * sent with them is never read); the endpoints once the request is
+         * whole (a body is read and ignored: the shutdown token is only ever
+         * taken from the Authorization field). */
         if (rq->match.route == MOAT_ADMIN_NOT_FOUND || rq->match.route == MOAT_ADMIN_BAD_METHOD)
             return adm_answer(adm, conn, rq);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        *upload_data_size = 0; /* a body sent with GET is ignored */
+        *upload_data_size = 0; /* a body is ignored */
         return MHD_YES;
     }
     if (rq->status != 0)

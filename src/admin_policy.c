@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "moat/admin.h"
+#include "moat/shutdown.h"
 
 /* One admin endpoint: its path, what it answers and the methods it takes. */
 struct admin_path {
@@ -13,12 +14,21 @@ struct admin_path {
     const char *allow;           /* Allow header value: the methods below */
 };
 
-/* Every endpoint takes GET and HEAD (HEAD: same head, no body). */
+/* The probes take GET and HEAD (HEAD: same head, no body); the shutdown POST only. */
 static const struct admin_path admin_paths[] = {
     {"/metrics", MOAT_ADMIN_METRICS, "GET, HEAD"},
     {"/healthz", MOAT_ADMIN_HEALTHZ, "GET, HEAD"},
     {"/readyz", MOAT_ADMIN_READYZ, "GET, HEAD"},
+    {MOAT_SHUTDOWN_PATH, MOAT_ADMIN_SHUTDOWN, "POST"},
 };
+
+/* True when method is one the path's Allow value lists. */
+static int method_allowed(const struct admin_path *p, const char *method)
+{
+    if (p->route == MOAT_ADMIN_SHUTDOWN)
+        return strcmp(method, "POST") == 0;
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
 
 void moat_admin_route(const char *method, const char *path, struct moat_admin_match *out)
 {
@@ -32,7 +42,7 @@ void moat_admin_route(const char *method, const char *path, struct moat_admin_ma
         if (strcmp(path, admin_paths[i].path) != 0)
             continue;
         out->allow = admin_paths[i].allow;
-        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+        if (method_allowed(&admin_paths[i], method))
             out->route = admin_paths[i].route;
         else
             out->route = MOAT_ADMIN_BAD_METHOD;

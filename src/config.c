@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "config_int.h"
+#include "moat/token.h"
 
 #ifndef MOAT_DEFAULT_CONFIG
 #define MOAT_DEFAULT_CONFIG "/etc/moat/moat.conf"
@@ -383,6 +384,9 @@ static int apply_env(struct moat_config *cfg, char **envp, char *err, size_t err
         if (strncmp(envp[i], "MOAT_", 5) != 0 || eq == NULL)
             continue;
         len = (size_t)(eq - envp[i]);
+        /* The shutdown token itself (token.h reads and scrubs it): not a key. */
+        if (len == strlen(MOAT_TOKEN_ENV) && strncmp(envp[i], MOAT_TOKEN_ENV, len) == 0)
+            continue;
         idx = -1;
         known_section = NULL;
         for (j = 0; j < n && idx < 0; j++) {
@@ -583,6 +587,25 @@ static int check_upstream_tls(const struct moat_config *cfg, char *err, size_t e
     return -1;
 }
 
+/* shutdown.max_cooldown must be at least shutdown.cooldown. */
+static int check_cooldowns(const struct moat_config *cfg, char *err, size_t errlen)
+{
+    int idx = moat_cfg_key_find("shutdown", "max_cooldown");
+    char have[32];
+    char want[32];
+    char where[MOAT_CFG_PATH + 32];
+
+    if (idx < 0 || cfg->shutdown.max_cooldown_ms >= cfg->shutdown.cooldown_ms)
+        return 0;
+    moat_cfg_format_duration(cfg->shutdown.max_cooldown_ms, have, sizeof have);
+    moat_cfg_format_duration(cfg->shutdown.cooldown_ms, want, sizeof want);
+    moat_cfg_source_text(cfg, (size_t)idx, where, sizeof where);
+    snprintf(err, errlen,
+             "shutdown.max_cooldown = \"%s\" (%s): must be at least shutdown.cooldown (%s)", have,
+             where, want);
+    return -1;
+}
+
 int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, char **argv,
                      char **envp, char *err, size_t errlen)
 {
@@ -626,6 +649,8 @@ int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, ch
         goto out;
     }
     if (check_ready_age(cfg, err, errlen) != 0 || check_upstream_tls(cfg, err, errlen) != 0)
+        goto out;
+    if (check_cooldowns(cfg, err, errlen) != 0)
         goto out;
     rc = 0;
 out:

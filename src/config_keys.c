@@ -14,7 +14,10 @@
 #include "moat/hdr.h"
 #include "moat/log.h"
 #include "moat/sandbox.h"
+#include "moat/ratelimit.h"
 #include "moat/secheaders.h"
+#include "moat/shutdown.h"
+#include "moat/token.h"
 
 #define MS_S UINT64_C(1000)
 #define MS_H UINT64_C(3600000)
@@ -36,6 +39,10 @@ static int check_mode(const char *value, const char **why);
 static int check_samesite(const char *value, const char **why);
 static int check_names(const char *value, const char **why);
 static int check_server_name(const char *value, const char **why);
+static int check_sd_target(const char *value, const char **why);
+static int check_sd_mode(const char *value, const char **why);
+static int check_sd_signal(const char *value, const char **why);
+static int check_sd_path(const char *value, const char **why);
 
 #define OFF(field) offsetof(struct moat_config, field)
 #define SZ(field) sizeof(((struct moat_config *)0)->field)
@@ -161,6 +168,49 @@ static const struct moat_cfg_key keys[] = {
     {.section = "admin", .name = "ready_max_age", .type = MOAT_CFG_T_DURATION,
      .offset = OFF(admin.ready_max_age_ms), .def = "10s", .min = 100, .max = 24 * MS_H,
      .help = "/readyz fails when the app last accepted a connection longer ago than this"},
+
+    {.section = "shutdown", .name = "token_file", .type = MOAT_CFG_T_PATH,
+     .offset = OFF(shutdown.token_file), .size = SZ(shutdown.token_file),
+     .def = MOAT_TOKEN_DEFAULT_FILE,
+     .help = "emergency-shutdown token file (else env MOAT_SHUTDOWN_TOKEN); \"\" = env only"},
+    {.section = "shutdown", .name = "target", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(shutdown.target), .size = SZ(shutdown.target), .def = "child",
+     .check = check_sd_target,
+     .help = "what the shutdown signals: child, pidfile:/PATH, process:NAME or none"},
+    {.section = "shutdown", .name = "mode", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(shutdown.mode), .size = SZ(shutdown.mode), .def = "lockdown",
+     .check = check_sd_mode, .help = "afterwards: lockdown (answer 503 until restarted) or exit"},
+    {.section = "shutdown", .name = "signal", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(shutdown.signal), .size = SZ(shutdown.signal), .def = "SIGTERM",
+     .check = check_sd_signal,
+     .help = "first signal: SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 or SIGKILL"},
+    {.section = "shutdown", .name = "grace", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(shutdown.grace_ms), .def = "10s", .min = 100, .max = MS_H,
+     .help = "SIGKILL follows when the target still lives this long after the signal"},
+    {.section = "shutdown", .name = "allow_plaintext", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(shutdown.allow_plaintext), .def = "false",
+     .help = "allow the endpoint on a plain-HTTP admin listener off loopback (warning)"},
+    {.section = "shutdown", .name = "https_path", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(shutdown.https_path), .size = SZ(shutdown.https_path), .def = "",
+     .check = check_sd_path,
+     .help = "also serve the endpoint on the HTTPS listener at this path; \"\" = off"},
+    {.section = "shutdown", .name = "max_failures", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(shutdown.max_failures), .def = "5", .min = 1,
+     .max = MOAT_RATELIMIT_MAX_FAILURES_CAP,
+     .help = "failed attempts from one client within window that lock it out"},
+    {.section = "shutdown", .name = "global_max_failures", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(shutdown.global_max_failures), .def = "20", .min = 1,
+     .max = MOAT_RATELIMIT_MAX_FAILURES_CAP,
+     .help = "failed attempts from all clients within window that lock the endpoint"},
+    {.section = "shutdown", .name = "window", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(shutdown.window_ms), .def = "60s", .min = MS_S, .max = 24 * MS_H,
+     .help = "the window failed attempts are counted in"},
+    {.section = "shutdown", .name = "cooldown", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(shutdown.cooldown_ms), .def = "30s", .min = MS_S, .max = 24 * MS_H,
+     .help = "first lockout (429); each further lockout doubles it"},
+    {.section = "shutdown", .name = "max_cooldown", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(shutdown.max_cooldown_ms), .def = "1h", .min = MS_S, .max = 24 * MS_H,
+     .help = "longest lockout (at least cooldown)"},
 
     {.section = "sandbox", .name = "enabled", .type = MOAT_CFG_T_BOOL,
      .offset = OFF(sandbox.enabled), .def = "true", .flag = "sandbox", .flag_value = 1,
@@ -406,6 +456,44 @@ static int check_seccomp(const char *value, const char **why)
         return -1;
     }
     return 0;
+}
+
+/* Validates shutdown.target. */
+static int check_sd_target(const char *value, const char **why)
+{
+    struct moat_sd_target t;
+
+    return moat_sd_target_parse(value, &t, why);
+}
+
+/* Validates shutdown.mode. */
+static int check_sd_mode(const char *value, const char **why)
+{
+    enum moat_sd_mode m;
+
+    if (moat_sd_mode_parse(value, &m) != 0) {
+        *why = "must be lockdown or exit";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates shutdown.signal. */
+static int check_sd_signal(const char *value, const char **why)
+{
+    int sig;
+
+    if (moat_sd_signal_parse(value, &sig) != 0) {
+        *why = "must be SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2 or SIGKILL";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates shutdown.https_path ("" = off). */
+static int check_sd_path(const char *value, const char **why)
+{
+    return moat_sd_path_check(value, why);
 }
 
 /* Validates a user or group: a name or a number, not empty. */

@@ -154,7 +154,9 @@ void moat_config_usage(int fd)
         "  0  success\n"
         "  1  invalid configuration or usage\n"
         "  2  startup failure (cannot bind, TLS material unusable)\n"
-        "  3  runtime failure\n";
+        "  3  runtime failure\n"
+        "  4  stopped by the emergency shutdown (shutdown.mode = exit)\n"
+        "  With an app after --, moat ends with the app's status when the app ends.\n";
     size_t n;
     const struct moat_cfg_key *keys = moat_cfg_keys(&n);
     char opt[64];

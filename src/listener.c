@@ -317,6 +317,11 @@ int moat_server_draining(struct moat_server *srv)
     return atomic_load(&srv->draining);
 }
 
+void moat_server_set_lockdown(struct moat_server *srv, int on)
+{
+    atomic_store(&srv->lockdown, on != 0);
+}
+
 void moat_server_upstream_counts(struct moat_server *srv, unsigned *idle, unsigned *active)
 {
     struct moat_upstream_stats st;

@@ -19,6 +19,7 @@
 
 #include "moat/admin.h"
 #include "moat/cert.h"
+#include "moat/child.h"
 #include "moat/config.h"
 #include "moat/cookie.h"
 #include "moat/log.h"
@@ -26,6 +27,8 @@
 #include "moat/sandbox.h"
 #include "moat/secheaders.h"
 #include "moat/server.h"
+#include "moat/shutdown.h"
+#include "moat/token.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
 
@@ -55,6 +58,10 @@ struct moat_runtime {
     struct moat_secheaders sech;   /* security-header policy (immutable after start-up) */
     struct moat_cookie_policy cookies; /* cookie hardening (immutable after start-up) */
     double start_time;                 /* wall-clock start, seconds since the epoch */
+    struct moat_token *sd_token;       /* the shutdown token until sd takes it, or NULL */
+    struct moat_shutdown *sd;          /* the emergency shutdown (disabled without a token) */
+    struct moat_sd_target sd_target;   /* shutdown.target, parsed */
+    struct moat_child child;           /* the app started after "--" (pid 0 when none) */
 };
 
 extern char **environ;
@@ -247,6 +254,7 @@ static int admin_prepare(struct moat_runtime *rt)
     deps.srv = rt->srv;
     deps.start_time = rt->start_time;
     deps.keep_unix_socket = rt->cfg.sandbox.enabled;
+    deps.shutdown = rt->sd;
     rt->admin = moat_admin_new(&deps, err, sizeof(err));
     if (rt->admin == NULL && err[0] != '\0') {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
@@ -340,6 +348,10 @@ static int privs_drop(struct moat_runtime *rt)
     pc.user = rt->cfg.sandbox.user;
     pc.group = rt->cfg.sandbox.group;
     pc.allow_root = rt->cfg.sandbox.allow_root;
+    /* Signalling an app of another uid needs CAP_KILL; moat's own child runs as
+     * moat's user and needs none. */
+    pc.keep_kill = moat_shutdown_enabled(rt->sd) &&
+                   (rt->sd_target.kind == MOAT_SD_PIDFILE || rt->sd_target.kind == MOAT_SD_PROCESS);
     if (moat_privs_drop(&pc, &outcome, err, sizeof(err)) != 0) {
         moat_log(MOAT_LOG_ERROR, "privileges_drop_failed", "%s", err);
         return -1;
@@ -348,6 +360,7 @@ static int privs_drop(struct moat_runtime *rt)
     moat_logline_str(&l, "outcome", privs_outcome_name(outcome));
     moat_logline_int(&l, "uid", (long long)getuid());
     moat_logline_int(&l, "gid", (long long)getgid());
+    moat_logline_bool(&l, "cap_kill", pc.keep_kill);
     moat_logline_end(&l);
     return 0;
 }
@@ -375,7 +388,9 @@ static int sandbox_apply(struct moat_runtime *rt)
     sc.resolver = moat_upstream_resolver_needed(&rt->cfg);
     if (moat_sandbox_cfg_add_ro_dir_of(&sc, rt->cert_path) != 0 ||
         moat_sandbox_cfg_add_ro_dir_of(&sc, rt->key_path) != 0 ||
-        (rt->dev_dir[0] != '\0' && moat_sandbox_cfg_add_rw(&sc, rt->dev_dir) != 0)) {
+        (rt->dev_dir[0] != '\0' && moat_sandbox_cfg_add_rw(&sc, rt->dev_dir) != 0) ||
+        (moat_shutdown_enabled(rt->sd) && rt->sd_target.kind == MOAT_SD_PIDFILE &&
+         moat_sandbox_cfg_add_ro_dir_of(&sc, rt->sd_target.arg) != 0)) {
         snprintf(err, sizeof(err), "too many or too long sandbox paths");
         goto out;
     }
@@ -394,6 +409,145 @@ out:
     return rc;
 }
 
+/* Loads the shutdown token into rt->sd_token (scrubbing MOAT_SHUTDOWN_TOKEN
+ * from the environment) and checks where the endpoint would be served.
+ * Returns 0, or -1 (printed; moat must exit with EXIT_CONFIG). */
+static int shutdown_prepare(struct moat_runtime *rt)
+{
+    struct moat_token *tok = NULL;
+    const char *why = NULL;
+    char addr[MOAT_CFG_STR + 16];
+    char err[1024];
+    int rc = -1;
+
+    if (moat_sd_target_parse(rt->cfg.shutdown.target, &rt->sd_target, &why) != 0) {
+        snprintf(err, sizeof(err), "shutdown.target: %s", why);
+        goto out;
+    }
+    if (moat_token_load(&tok, rt->cfg.shutdown.token_file, environ, err, sizeof(err)) != 0)
+        goto out;
+    if (moat_config_format_bind(&rt->cfg.admin.listen, addr, sizeof(addr)) != 0)
+        addr[0] = '\0';
+    if (tok != NULL && rt->sd_target.kind == MOAT_SD_CHILD && rt->cli.child_argc == 0) {
+        snprintf(err, sizeof(err),
+                 "shutdown.target = child needs the app's command after -- "
+                 "(moat [options] -- gunicorn app:app); or set shutdown.target to "
+                 "pidfile:/PATH, process:NAME or none");
+        goto out;
+    }
+    if (tok != NULL && moat_sd_plaintext_exposed(&rt->cfg.admin.listen, rt->cfg.admin.tls)) {
+        if (!rt->cfg.shutdown.allow_plaintext) {
+            snprintf(err, sizeof(err),
+                     "the emergency-shutdown endpoint would be served over plain HTTP on "
+                     "admin.listen = %s, which is not loopback: set admin.tls = true, bind the "
+                     "admin listener to loopback or unix:/PATH, or set "
+                     "shutdown.allow_plaintext = true",
+                     addr);
+            goto out;
+        }
+        moat_log(MOAT_LOG_WARN, "emergency_shutdown_plaintext",
+                 "shutdown.allow_plaintext: the token travels unencrypted to admin.listen = %s",
+                 addr);
+    }
+    rt->sd_token = tok;
+    tok = NULL;
+    rc = 0;
+out:
+    if (rc != 0)
+        fprintf(stderr, "moat: %s\n", err);
+    moat_token_free(tok);
+    return rc;
+}
+
+/* Creates the shutdown runtime (taking the token) and logs whether the
+ * endpoint is enabled. Returns 0, or -1 (logged). */
+static int shutdown_start(struct moat_runtime *rt)
+{
+    struct moat_logline l;
+    char addr[MOAT_CFG_STR + 16];
+    char err[512];
+
+    rt->sd = moat_shutdown_new(&rt->cfg, rt->sd_token, rt->metrics, err, sizeof(err));
+    rt->sd_token = NULL; /* owned by the runtime, or freed */
+    if (rt->sd == NULL) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        return -1;
+    }
+    if (moat_config_format_bind(&rt->cfg.admin.listen, addr, sizeof(addr)) != 0)
+        addr[0] = '\0';
+    if (!moat_shutdown_enabled(rt->sd)) {
+        moat_log(MOAT_LOG_INFO, "emergency_shutdown_disabled",
+                 "no token in shutdown.token_file (%s) or %s: POST %s answers 404",
+                 rt->cfg.shutdown.token_file[0] != '\0' ? rt->cfg.shutdown.token_file : "none",
+                 MOAT_TOKEN_ENV, MOAT_SHUTDOWN_PATH);
+    } else {
+        moat_logline_begin(&l, MOAT_LOG_INFO, "emergency_shutdown_enabled");
+        moat_logline_str(&l, "listener", rt->cfg.admin.listen.kind == MOAT_BIND_OFF ? NULL : addr);
+        moat_logline_str(&l, "path", MOAT_SHUTDOWN_PATH);
+        moat_logline_str(&l, "target", rt->cfg.shutdown.target);
+        moat_logline_str(&l, "mode", rt->cfg.shutdown.mode);
+        moat_logline_str(&l, "signal", rt->cfg.shutdown.signal);
+        moat_logline_double(&l, "grace", (double)rt->cfg.shutdown.grace_ms / 1000.0);
+        moat_logline_end(&l);
+        if (rt->cfg.admin.listen.kind == MOAT_BIND_OFF)
+            moat_log(MOAT_LOG_WARN, "emergency_shutdown_unreachable",
+                     "a shutdown token is set but admin.listen is off: nothing serves %s",
+                     MOAT_SHUTDOWN_PATH);
+    }
+    return 0;
+}
+
+/* The shutdown's engage callback: lockdown on every listener (any thread). */
+static void lockdown_engage(void *arg)
+{
+    struct moat_runtime *rt = arg;
+
+    moat_server_set_lockdown(rt->srv, 1);
+    if (rt->admin != NULL)
+        moat_admin_set_lockdown(rt->admin, 1);
+}
+
+/* Starts the app after "--" (after the privilege drop, before the sandbox:
+ * see child.h). Returns 0, or -1 (logged). */
+static int child_start(struct moat_runtime *rt)
+{
+    struct moat_logline l;
+    char err[512];
+
+    if (rt->cli.child_argc == 0)
+        return 0;
+    if (moat_child_start(&rt->child, rt->cli.child_argv, err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        return -1;
+    }
+    moat_shutdown_set_child(rt->sd, rt->child.pid, rt->child.pidfd);
+    moat_logline_begin(&l, MOAT_LOG_INFO, "child_started");
+    moat_logline_str(&l, "command", rt->cli.child_argv[0]);
+    moat_logline_int(&l, "pid", (long long)rt->child.pid);
+    moat_logline_bool(&l, "pidfd", rt->child.pidfd >= 0);
+    moat_logline_end(&l);
+    return 0;
+}
+
+/* After SIGTERM/SIGINT was forwarded and moat drained: waits (as tini does,
+ * without a deadline) for the app to end, forwarding further signals.
+ * Returns the app's exit status for moat to end with. */
+static int child_wait(struct moat_runtime *rt, const sigset_t *set)
+{
+    struct timespec tick = {0, TICK_NS};
+    siginfo_t si;
+    int sig;
+
+    while (!rt->child.exited) {
+        sig = sigtimedwait(set, &si, &tick);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+            (void)moat_child_signal(&rt->child, sig);
+        moat_child_reap(&rt->child);
+    }
+    moat_child_log_exit(&rt->child);
+    return moat_child_exit_code(rt->child.status);
+}
+
 /* Waits for signals and runs the periodic work. Returns the exit code. */
 static int run(struct moat_runtime *rt, const sigset_t *set)
 {
@@ -409,13 +563,40 @@ static int run(struct moat_runtime *rt, const sigset_t *set)
                 return EXIT_RUNTIME;
             }
             moat_server_tick(rt->srv);
+            moat_shutdown_tick(rt->sd, moat_now_ms());
+            if (moat_shutdown_exit_due(rt->sd)) {
+                moat_log(MOAT_LOG_WARN, "shutdown",
+                         "emergency shutdown (shutdown.mode = exit): draining, then exiting "
+                         "with status %d",
+                         MOAT_SHUTDOWN_EXIT_STATUS);
+                drain(rt);
+                return MOAT_SHUTDOWN_EXIT_STATUS;
+            }
+            continue;
+        }
+        if (sig == SIGCHLD) {
+            /* The app ending by itself ends moat (tini); after an emergency
+             * shutdown, lockdown holds and exit mode has its own path. */
+            if (moat_child_reap(&rt->child)) {
+                moat_child_log_exit(&rt->child);
+                if (!moat_shutdown_engaged(rt->sd)) {
+                    drain(rt);
+                    return moat_child_exit_code(rt->child.status);
+                }
+            }
             continue;
         }
         if (sig == SIGHUP) {
+            (void)moat_child_signal(&rt->child, SIGHUP);
             tls_reload(rt);
             continue;
         }
         moat_log(MOAT_LOG_INFO, "shutdown", "received %s", strsignal(sig));
+        if (rt->child.pid > 0 && !rt->child.exited) {
+            (void)moat_child_signal(&rt->child, sig);
+            drain(rt);
+            return child_wait(rt, set);
+        }
         drain(rt);
         return EXIT_OK;
     }
@@ -478,6 +659,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD); /* the app after "--", and orphans when moat is PID 1 */
     /* Every thread created from here on inherits the mask: only the main
      * loop receives these signals, synchronously. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
@@ -506,18 +688,16 @@ int main(int argc, char **argv)
         moat_log(MOAT_LOG_ERROR, "startup_failed", "libsodium failed to initialise");
         return EXIT_STARTUP;
     }
-    if (rt.cli.child_argc > 0) {
-        fprintf(stderr,
-                "moat: starting the application (\"-- %s ...\") is not supported yet; "
-                "start it separately and point --upstream at it\n",
-                rt.cli.child_argv[0]);
-        return EXIT_CONFIG;
-    }
     if (moat_config_headers_build(&rt.cfg, &rt.sech, &rt.cookies, err, sizeof(err)) != 0) {
         fprintf(stderr, "moat: %s\n", err);
         return EXIT_CONFIG;
     }
+    /* The token is read (and its variable scrubbed) before anything else runs. */
+    if (shutdown_prepare(&rt) != 0)
+        return EXIT_CONFIG;
     if (rt.cli.check_config) {
+        moat_token_free(rt.sd_token);
+        rt.sd_token = NULL;
         if (moat_config_print(&rt.cfg, 1) != 0)
             return EXIT_CONFIG;
         if (!rt.cfg.tls.dev && tls_prepare(&rt, 0) != 0) {
@@ -537,7 +717,7 @@ int main(int argc, char **argv)
         moat_log(MOAT_LOG_ERROR, "startup_failed", "out of memory");
         goto out;
     }
-    if (tls_prepare(&rt, 1) != 0)
+    if (shutdown_start(&rt) != 0 || tls_prepare(&rt, 1) != 0)
         goto out;
     rt.up = moat_upstream_new(&rt.cfg, err, sizeof(err));
     if (rt.up == NULL) {
@@ -552,8 +732,11 @@ int main(int argc, char **argv)
     moat_server_set_policy(rt.srv, &rt.sech, rt.cfg.cookies.harden ? &rt.cookies : NULL);
     if (admin_prepare(&rt) != 0)
         goto out;
-    /* Everything is bound and loaded: narrow the process, then start threads. */
-    if (privs_drop(&rt) != 0 || sandbox_apply(&rt) != 0)
+    moat_shutdown_set_engage(rt.sd, lockdown_engage, &rt);
+    moat_server_set_shutdown(rt.srv, rt.sd, rt.cfg.shutdown.https_path);
+    /* Everything is bound and loaded: narrow the process, start the app (not
+     * sandboxed by moat's filters), sandbox moat, then start threads. */
+    if (privs_drop(&rt) != 0 || child_start(&rt) != 0 || sandbox_apply(&rt) != 0)
         goto out;
     if (moat_upstream_start(rt.up, err, sizeof(err)) != 0 ||
         moat_server_start(rt.srv, err, sizeof(err)) != 0 ||
@@ -569,6 +752,9 @@ out:
     /* The admin listener reads the server's figures: it goes first. */
     moat_admin_free(rt.admin);
     moat_server_free(rt.srv);
+    moat_shutdown_free(rt.sd);
+    moat_token_free(rt.sd_token);
+    moat_child_close(&rt.child);
     moat_upstream_free(rt.up);
     moat_tlsstore_free(rt.tls);
     moat_metrics_free(rt.metrics);

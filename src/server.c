@@ -200,6 +200,16 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     in.nonce_header = cfg->headers.nonce_header;
     in.nonce = rc->nonce;
 
+    if (srv_shutdown_match(srv, rc->target)) {
+        ret = srv_shutdown_answer(srv, conn, rc, method, view.hdrs, view.n_hdrs, family, addr);
+        goto out;
+    }
+    if (atomic_load(&srv->lockdown)) {
+        rc->reason = "lockdown";
+        moat_metrics_request_rejected(srv->metrics, rc->reason);
+        ret = srv_queue_error(srv, conn, rc, 503, 1);
+        goto out;
+    }
     rc->ex = moat_exchange_new(w->px, conn);
     if (rc->ex == NULL) {
         ret = srv_queue_error(srv, conn, rc, 503, 1);

@@ -88,6 +88,7 @@ struct moat_server {
     unsigned n_workers;              /* listener threads */
     struct moat_connlimit *climit;   /* connection admission (owned) */
     atomic_int draining;             /* quiesced: answer with Connection: close */
+    atomic_int lockdown;             /* emergency shutdown: every proxied request is 503 */
     atomic_int stopping;             /* workers must leave their loops */
     atomic_uint n_conns;             /* open client connections */
     atomic_uint n_reqs;              /* requests in progress */
@@ -97,6 +98,8 @@ struct moat_server {
     atomic_uint_fast64_t rid_counter;                       /* request ids and nonces issued */
     const struct moat_secheaders *sech;       /* header policy (borrowed), NULL = none */
     const struct moat_cookie_policy *cookies; /* cookie hardening (borrowed), NULL = off */
+    struct moat_shutdown *sd;                 /* emergency shutdown (borrowed), NULL = off */
+    const char *sd_path;                      /* shutdown.https_path (borrowed), NULL = off */
 };
 
 /* libmicrohttpd callbacks (server.c). cls is the server, except for
@@ -136,6 +139,18 @@ struct srv_fields_ctx {
  * adds the ones it keeps (Set-Cookie hardened), then moat's headers and the
  * request id when the app sent none. */
 int srv_proxied_fields(void *arg, struct MHD_Response *r, const struct moat_hdr *hdrs, size_t n);
+
+/* True when target (query ignored) is shutdown.https_path (server_shutdown.c). */
+int srv_shutdown_match(const struct moat_server *srv, const char *target);
+
+/* Answers the emergency shutdown on the HTTPS listener: 405/404 for other
+ * methods, else moat_shutdown_handle's answer, security headers applied, the
+ * connection closed after it (server_shutdown.c). hdrs: the request's fields
+ * (borrowed); family/addr: the client. */
+enum MHD_Result srv_shutdown_answer(struct moat_server *srv, struct MHD_Connection *conn,
+                                    struct req_ctx *rc, const char *method,
+                                    const struct moat_hdr *hdrs, size_t n_hdrs, int family,
+                                    const unsigned char *addr);
 
 /* Extracts family and address bytes (4 or 16) from a socket address; returns
  * the family, AF_UNSPEC when it has no IP address. */

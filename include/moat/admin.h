@@ -1,6 +1,6 @@
 /* admin.h - the admin listener: GET /metrics (Prometheus text format 0.0.4),
- * GET /healthz and GET /readyz on a libmicrohttpd daemon of its own, with its
- * own thread (never on the traffic workers), plain HTTP or TLS, on TCP or a Unix
+ * GET /healthz, GET /readyz and POST /emergency-shutdown (shutdown.h) on a libmicrohttpd daemon of
+ * its own, with its own thread (never on the traffic workers), plain HTTP or TLS, on TCP or a Unix
  * socket; the periodic upstream check behind /readyz; and the client behind
  * `moat healthcheck`.
  *
@@ -24,6 +24,7 @@ enum moat_admin_route {
     MOAT_ADMIN_METRICS,       /* GET/HEAD /metrics */
     MOAT_ADMIN_HEALTHZ,       /* GET/HEAD /healthz */
     MOAT_ADMIN_READYZ,        /* GET/HEAD /readyz */
+    MOAT_ADMIN_SHUTDOWN,      /* POST /emergency-shutdown (shutdown.h) */
 };
 
 /* The routing decision. */
@@ -55,16 +56,18 @@ struct moat_admin_ready_in {
  * e.g. "draining", "upstream unreachable: ..."). Pure. */
 int moat_admin_ready(const struct moat_admin_ready_in *in, char *why, size_t cap);
 
-struct moat_admin; /* opaque */
+struct moat_admin;    /* opaque */
+struct moat_shutdown; /* shutdown.h */
 
 /* What the admin listener serves from (all borrowed, outliving the listener). */
 struct moat_admin_deps {
-    const struct moat_config *cfg; /* admin.*, tls.priority, upstream.url */
-    struct moat_metrics *metrics;  /* the registry it renders (and records its own requests in) */
-    struct moat_server *srv;       /* draining state and upstream connection figures */
-    double start_time;             /* moat's start, seconds since the Unix epoch */
-    int keep_unix_socket;          /* leave a Unix socket file at exit (the sandbox forbids
-                                      unlink; a stale file is replaced at the next start) */
+    const struct moat_config *cfg;  /* admin.*, tls.priority, upstream.url */
+    struct moat_metrics *metrics;   /* the registry it renders (and records its own requests in) */
+    struct moat_server *srv;        /* draining state and upstream connection figures */
+    double start_time;              /* moat's start, seconds since the Unix epoch */
+    int keep_unix_socket;           /* leave a Unix socket file at exit (the sandbox forbids
+                                       unlink; a stale file is replaced at the next start) */
+    struct moat_shutdown *shutdown; /* answers POST /emergency-shutdown; NULL: 404 */
 };
 
 /* Creates the listener and binds its socket (TCP, or a Unix socket created

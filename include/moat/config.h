@@ -136,6 +136,22 @@ struct moat_config {
         unsigned ready_max_age_ms;    /* admin.ready_max_age: oldest success still ready, 10s */
     } admin;
 
+    /* The emergency shutdown (see shutdown.h). */
+    struct {
+        char token_file[MOAT_CFG_PATH]; /* shutdown.token_file, /run/secrets/moat_shutdown_token */
+        char target[MOAT_CFG_PATH];     /* shutdown.target: child | pidfile:/P | process:N | none */
+        char mode[MOAT_CFG_MODE];       /* shutdown.mode: lockdown | exit */
+        char signal[MOAT_CFG_MODE];     /* shutdown.signal, SIGTERM */
+        unsigned grace_ms;              /* shutdown.grace: SIGKILL after, 10s */
+        int allow_plaintext;            /* shutdown.allow_plaintext: plain HTTP off loopback */
+        char https_path[MOAT_CFG_STR];  /* shutdown.https_path: also on HTTPS there, "" = off */
+        unsigned max_failures;          /* shutdown.max_failures per client, 5 */
+        unsigned global_max_failures;   /* shutdown.global_max_failures, 20 */
+        unsigned window_ms;             /* shutdown.window, 60s */
+        unsigned cooldown_ms;           /* shutdown.cooldown, 30s */
+        unsigned max_cooldown_ms;       /* shutdown.max_cooldown, 1h */
+    } shutdown;
+
     struct {
         int enabled;              /* sandbox.enabled: Landlock and seccomp once started, true */
         char user[MOAT_CFG_STR];  /* sandbox.user: name or uid to become when root, 65532 */

@@ -39,6 +39,14 @@ struct moat_cookie_policy;
 void moat_server_set_policy(struct moat_server *srv, const struct moat_secheaders *sech,
                             const struct moat_cookie_policy *cookies);
 
+struct moat_shutdown;
+
+/* Serves the emergency shutdown on this listener at path (shutdown.https_path;
+ * NULL or "" = not at all): POST there is answered by sd (shutdown.h), never
+ * proxied; other methods 405 (404 while sd has no token). Both borrowed for
+ * the server's lifetime. Call before moat_server_start. */
+void moat_server_set_shutdown(struct moat_server *srv, struct moat_shutdown *sd, const char *path);
+
 /* Starts the worker threads and their daemons on the bound socket. Returns 0,
  * or -1 with a message in err. */
 int moat_server_start(struct moat_server *srv, char *err, size_t errlen);
@@ -57,6 +65,11 @@ unsigned moat_server_requests(struct moat_server *srv);
 
 /* True once moat_server_quiesce() was called (moat is draining). Any thread. */
 int moat_server_draining(struct moat_server *srv);
+
+/* Sets or clears lockdown (emergency shutdown): while set, every request that
+ * would be proxied is answered 503 by moat (security headers applied, reason
+ * "lockdown"). Any thread. */
+void moat_server_set_lockdown(struct moat_server *srv, int on);
 
 /* Upstream connections now: *idle in the workers' keep-alive pools, *active
  * the other open ones (connecting or carrying a request). Any thread; takes

@@ -33,9 +33,7 @@ DEV_PACKAGES = {"libmicrohttpd": "libmicrohttpd-dev", "gnutls": "libgnutls28-dev
 OCI_LABELS = ["title", "description", "version", "revision", "created", "source"]
 # Keys the deployment files use before their sections reach conf/moat.conf (issues 4 and 5). Once a
 # section is in conf/moat.conf, its keys are checked against the file instead.
-PENDING_KEYS = {"admin": {"listen": "issue 4"},
-                "shutdown": {"token_file": "issue 5", "target": "issue 5",
-                             "allow_plaintext": "issue 5"}}
+PENDING_KEYS = {"admin": {"listen": "issue 4"}}
 SHUTDOWN_TARGET_RE = re.compile(r"^(child|none|pidfile:/\S+|process:[^\s/]+)$")
 
 
@@ -519,8 +517,19 @@ def test_compose():
     R.check(area, "moat is built from docker/Dockerfile with the repository as context",
             mctx == os.path.normpath(ROOT) and (moat.get("build") or {}).get("dockerfile") ==
             "docker/Dockerfile", moat.get("build"))
-    R.check(area, 'moat has pid: "service:app" (to signal the app)',
-            moat.get("pid") == "service:app", moat.get("pid"))
+    # The app joins moat's PID namespace, not the reverse: the namespace's first process is its
+    # init, and its exit kills the rest; gunicorn stopped by the emergency shutdown must not take
+    # moat (and its lockdown) with it.
+    R.check(area, 'the app has pid: "service:moat" (moat signals gunicorn; moat is the init)',
+            app.get("pid") == "service:moat", app.get("pid"))
+    R.check(area, "moat does not join another PID namespace", not moat.get("pid"),
+            moat.get("pid"))
+    R.check(area, "the app starts after moat (it joins moat's PID namespace)",
+            "moat" in (app.get("depends_on") or {}), app.get("depends_on"))
+    R.check(area, "moat does not wait for the app (no dependency cycle)",
+            "app" not in (moat.get("depends_on") or {}), moat.get("depends_on"))
+    R.check(area, "an app stopped by the emergency shutdown stays stopped (restart: on-failure)",
+            app.get("restart") in ("on-failure", "no"), app.get("restart"))
     R.check(area, "moat's healthcheck is `moat healthcheck`",
             (moat.get("healthcheck") or {}).get("test") ==
             ["CMD", "/usr/local/bin/moat", "healthcheck"], moat.get("healthcheck"))

@@ -44,6 +44,13 @@ static const struct route_case route_cases[] = {
     {"GET", "//metrics", MOAT_ADMIN_NOT_FOUND, NULL},
     {"GET", "/healthz/../metrics", MOAT_ADMIN_NOT_FOUND, NULL},
     {"POST", "/emergency", MOAT_ADMIN_NOT_FOUND, NULL}, /* unknown path: 404 whatever the method */
+    {"POST", "/emergency-shutdown", MOAT_ADMIN_SHUTDOWN, "POST"},
+    {"GET", "/emergency-shutdown", MOAT_ADMIN_BAD_METHOD, "POST"},
+    {"HEAD", "/emergency-shutdown", MOAT_ADMIN_BAD_METHOD, "POST"},
+    {"PUT", "/emergency-shutdown", MOAT_ADMIN_BAD_METHOD, "POST"},
+    {"post", "/emergency-shutdown", MOAT_ADMIN_BAD_METHOD, "POST"},
+    {"POST", "/emergency-shutdown/", MOAT_ADMIN_NOT_FOUND, NULL},
+    {"POST", "/Emergency-Shutdown", MOAT_ADMIN_NOT_FOUND, NULL},
     {"GET", NULL, MOAT_ADMIN_NOT_FOUND, NULL},
     {NULL, "/metrics", MOAT_ADMIN_NOT_FOUND, NULL},
 };

@@ -68,6 +68,18 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.sandbox.allow_root, 0);
     ck_assert_str_eq(cfg.sandbox.seccomp, "kill");
     ck_assert_int_eq(cfg.sandbox.landlock, 1);
+    ck_assert_str_eq(cfg.shutdown.token_file, "/run/secrets/moat_shutdown_token");
+    ck_assert_str_eq(cfg.shutdown.target, "child");
+    ck_assert_str_eq(cfg.shutdown.mode, "lockdown");
+    ck_assert_str_eq(cfg.shutdown.signal, "SIGTERM");
+    ck_assert_uint_eq(cfg.shutdown.grace_ms, 10000);
+    ck_assert_int_eq(cfg.shutdown.allow_plaintext, 0);
+    ck_assert_str_eq(cfg.shutdown.https_path, "");
+    ck_assert_uint_eq(cfg.shutdown.max_failures, 5);
+    ck_assert_uint_eq(cfg.shutdown.global_max_failures, 20);
+    ck_assert_uint_eq(cfg.shutdown.window_ms, 60000);
+    ck_assert_uint_eq(cfg.shutdown.cooldown_ms, 30000);
+    ck_assert_uint_eq(cfg.shutdown.max_cooldown_ms, 3600000);
     for (i = 0; i < MOAT_CFG_MAX_KEYS; i++) {
         if (i != 9) /* tls.dev came from --dev */
             ck_assert_uint_eq(cfg.sources[i].origin, MOAT_CFG_FROM_DEFAULT);
@@ -97,7 +109,7 @@ static const struct file_case file_cases[] = {
     {"[server]\nworkers = 2\n[tls]\n[server]\nworkers = 3\n",
      ":5: duplicate key \"workers\" in section [server] (first set on line 2)"},
     {"[serv]\nworkers = 2\n", ":1: unknown section [serv]"},
-    {"[server]\nworkers = 2\n[shutdown]\n", ":3: unknown section [shutdown]"},
+    {"[server]\nworkers = 2\n[shutdwn]\n", ":3: unknown section [shutdwn]"},
     {"workers = 2\n", ":1: key \"workers\" outside any section"},
     {"[server]\nworkers = 2\nlisten = 1.2.3.4:99999\n",
      "server.listen = \"1.2.3.4:99999\" (%s:3): port must be 1-65535"},
@@ -266,6 +278,30 @@ static const struct env_case env_cases[] = {
     {"MOAT_SERVER_LISTEN=\x1b[31mred",
      "server.listen = \"\\x1b[31mred\" (env MOAT_SERVER_LISTEN): expected HOST:PORT"},
     {"MOAT_SHUTDOWN_TOKEN=s3cret", NULL},
+    {"MOAT_SHUTDOWN_TARGET=process:gunicorn", NULL},
+    {"MOAT_SHUTDOWN_TARGET=pidfile:/run/app/app.pid", NULL},
+    {"MOAT_SHUTDOWN_TARGET=none", NULL},
+    {"MOAT_SHUTDOWN_TARGET=pidfile:relative",
+     "shutdown.target = \"pidfile:relative\" (env MOAT_SHUTDOWN_TARGET): pidfile: needs an "
+     "absolute path"},
+    {"MOAT_SHUTDOWN_TARGET=process:a b",
+     "shutdown.target = \"process:a b\" (env MOAT_SHUTDOWN_TARGET): process: name may hold"},
+    {"MOAT_SHUTDOWN_TARGET=kill-all", "shutdown.target = \"kill-all\" (env MOAT_SHUTDOWN_TARGET)"},
+    {"MOAT_SHUTDOWN_MODE=exit", NULL},
+    {"MOAT_SHUTDOWN_HTTPS_PATH=/.well-known/moat/emergency-shutdown", NULL},
+    {"MOAT_SHUTDOWN_HTTPS_PATH=/a/../b", "shutdown.https_path = \"/a/../b\" (env "},
+    {"MOAT_SHUTDOWN_HTTPS_PATH=relative", "shutdown.https_path = \"relative\" (env "},
+    {"MOAT_SHUTDOWN_HTTPS_PATH=/", "shutdown.https_path = \"/\" (env "},
+    {"MOAT_SHUTDOWN_MODE=halt", "shutdown.mode = \"halt\" (env MOAT_SHUTDOWN_MODE): must be"},
+    {"MOAT_SHUTDOWN_SIGNAL=SIGINT", NULL},
+    {"MOAT_SHUTDOWN_SIGNAL=QUIT", NULL},
+    {"MOAT_SHUTDOWN_SIGNAL=SIGSTOP", "shutdown.signal = \"SIGSTOP\" (env MOAT_SHUTDOWN_SIGNAL)"},
+    {"MOAT_SHUTDOWN_GRACE=10ms", "shutdown.grace = \"10ms\" (env MOAT_SHUTDOWN_GRACE): must be"},
+    {"MOAT_SHUTDOWN_MAX_FAILURES=33", "shutdown.max_failures = \"33\" (env "},
+    {"MOAT_SHUTDOWN_MAX_COOLDOWN=10s",
+     "shutdown.max_cooldown = \"10s\" (env MOAT_SHUTDOWN_MAX_COOLDOWN): must be at least "
+     "shutdown.cooldown (30s)"},
+    {"MOAT_SHUTDOWN_TOKN=x", "unknown environment variable MOAT_SHUTDOWN_TOKN: section [shutdown]"},
     {"MOAT_HEADERS_CSP=default-src 'self'", NULL},
     {"MOAT_REDIRECT_LISTEN=x", NULL},
     {"MOAT_ADMIN_LISTEN=x", "admin.listen = \"x\" (env MOAT_ADMIN_LISTEN): expected HOST:PORT"},
@@ -494,11 +530,11 @@ START_TEST(test_shipped_conf)
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
     ck_assert_msg(load(args + 1, env_def, &def, &cli, err, sizeof err) == 0, "err: %s", err);
     /* every key is in the file (tls.dev then comes from --dev), with its default value */
-    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 69; i++) {
+    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 81; i++) {
         if (i != 9)
             ck_assert_msg(cfg.sources[i].origin == MOAT_CFG_FROM_FILE, "key %zu not in file", i);
     }
-    ck_assert_uint_eq(cfg.sources[69].line, 0);
+    ck_assert_uint_eq(cfg.sources[81].line, 0);
     memcpy(def.source_file, cfg.source_file, sizeof def.source_file);
     memcpy(def.sources, cfg.sources, sizeof def.sources);
     ck_assert_msg(memcmp(&cfg, &def, sizeof cfg) == 0, "shipped values differ from defaults");
