@@ -310,7 +310,15 @@ static enum MHD_Result hr_begin(struct moat_httpredir *h, struct MHD_Connection 
     } else {
         moat_reqcheck_run(&h->lim, &view, &res);
     }
-    if (res.status != 0) {
+    /* A probe may come without Host (HTTP/1.0): decide() answers health paths
+     * without one and refuses everything else (missing_host). Nothing is read
+     * or relayed after a local answer, so the checks reqcheck skipped after
+     * Host do not matter there. */
+    if (res.status == 400 && strcmp(res.reason, "missing_host") == 0) {
+        res.host = NULL;
+        res.host_len = 0;
+        res.body = MOAT_BODY_NONE;
+    } else if (res.status != 0) {
         rq->reason = res.reason;
         moat_metrics_request_rejected(h->deps.metrics, res.reason);
         return hr_text(conn, rq, res.status, NULL);
