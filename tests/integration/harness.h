@@ -245,6 +245,9 @@ struct h_app {
  * accepts connections. Returns 0 or -1 (log tail printed). */
 int harness_app_start(struct h_app *a, const char *dir, int unix_socket);
 
+/* As harness_app_start (TCP), with the demo app the README runs (docker/demo/app.py). */
+int harness_demo_app_start(struct h_app *a, const char *dir);
+
 /* Stops the app's process group (SIGTERM, then SIGKILL). */
 void harness_app_stop(struct h_app *a);
 

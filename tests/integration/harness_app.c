@@ -79,21 +79,28 @@ static void h_app_kill(struct h_app *a)
     a->pid = 0;
 }
 
-/* One attempt to start gunicorn. Returns 0 ready, 1 address in use (retry), -1 failed. */
-static int h_app_try(struct h_app *a, const char *bind)
+/* One attempt to start gunicorn with module (e.g. "testapp:app") from the source tree's
+ * directory rel. Returns 0 ready, 1 address in use (retry), -1 failed. */
+static int h_app_try(struct h_app *a, const char *bind, const char *rel, const char *module)
 {
     char appdir[H_PATH];
     char want[H_PATH];
-    const char *argv[] = {
-        H_GUNICORN, "--bind",          bind,  "--workers",          "2",    "--worker-class",
-        "sync",     "--timeout",       "120", "--graceful-timeout", "2",    "--access-logfile",
-        "-",        "--error-logfile", "-",   "--log-level",        "info", "--chdir",
-        appdir,     "testapp:app",     NULL};
+    const char *argv[] = {H_GUNICORN, "--bind",
+                          bind,       "--workers",
+                          "2",        "--worker-class",
+                          "sync",     "--timeout",
+                          "120",      "--graceful-timeout",
+                          "2",        "--access-logfile",
+                          "-",        "--error-logfile",
+                          "-",        "--log-level",
+                          "info",     "--chdir",
+                          appdir,     module,
+                          NULL};
     const char *env[] = {"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", NULL};
     struct h_spawn s;
     uint64_t start = harness_now_ms();
 
-    if (snprintf(appdir, sizeof(appdir), "%s/tests/integration/app", harness_source_dir()) >=
+    if (snprintf(appdir, sizeof(appdir), "%s/%s", harness_source_dir(), rel) >=
             (int)sizeof(appdir) ||
         snprintf(want, sizeof(want), "Listening at: %s%s", a->sock[0] != '\0' ? "" : "http://",
                  bind) >= (int)sizeof(want))
@@ -140,7 +147,9 @@ static int h_app_try(struct h_app *a, const char *bind)
     }
 }
 
-int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
+/* Starts module from the source tree's directory rel (see harness_app_start). */
+static int h_app_start(struct h_app *a, const char *dir, int unix_socket, const char *rel,
+                       const char *module)
 {
     int attempt;
 
@@ -161,7 +170,7 @@ int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
             snprintf(bind, sizeof(bind), "127.0.0.1:%d", a->port);
             harness_url(a->url, sizeof(a->url), a->port);
         }
-        rc = h_app_try(a, bind);
+        rc = h_app_try(a, bind, rel, module);
         /* moat started as root connects to it after dropping to H_SANDBOX_ID. */
         if (rc == 0 && unix_socket && harness_give(a->sock) != 0)
             return -1;
@@ -169,6 +178,16 @@ int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
             return rc;
     }
     return -1;
+}
+
+int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
+{
+    return h_app_start(a, dir, unix_socket, "tests/integration/app", "testapp:app");
+}
+
+int harness_demo_app_start(struct h_app *a, const char *dir)
+{
+    return h_app_start(a, dir, 0, "docker/demo", "app:app");
 }
 
 void harness_app_stop(struct h_app *a)
