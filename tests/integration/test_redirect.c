@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <strings.h>
 
 #include "harness.h"
@@ -441,6 +442,66 @@ START_TEST(test_metrics)
 }
 END_TEST
 
+/* SIGHUP with a certificate for other names: the allowed hosts follow it. */
+START_TEST(test_cert_names_reload)
+{
+    char cert2[H_PATH], key2[H_PATH];
+    const char *argv[] = {"/usr/bin/openssl",
+                          "req",
+                          "-x509",
+                          "-newkey",
+                          "ec",
+                          "-pkeyopt",
+                          "ec_paramgen_curve:P-256",
+                          "-nodes",
+                          "-days",
+                          "2",
+                          "-subj",
+                          "/CN=other.test",
+                          "-addext",
+                          "subjectAltName=DNS:other.test,DNS:*.apps.test",
+                          "-keyout",
+                          key2,
+                          "-out",
+                          cert2,
+                          NULL};
+    struct h_moat m;
+    struct h_resp r;
+    char want[128];
+    char *out = NULL, *err = NULL;
+
+    harness_path(cert2, sizeof(cert2), "cert2.pem");
+    harness_path(key2, sizeof(key2), "key2.pem");
+    ck_assert_msg(harness_run(argv, NULL, 30000, &out, &err) == 0, "openssl: %s", err);
+    free(out);
+    free(err);
+    ck_assert_int_eq(harness_give(cert2), 0);
+    ck_assert_int_eq(harness_give(key2), 0);
+    start_plain(&m, NULL);
+    http_get(&m, "/", "other.test", &r);
+    ck_assert_int_eq(r.status, 421);
+    harness_resp_free(&r);
+    ck_assert_int_eq(rename(key2, harness_key()), 0);
+    ck_assert_int_eq(rename(cert2, harness_cert()), 0);
+    ck_assert_int_eq(kill(m.pid, SIGHUP), 0);
+    ck_assert(harness_file_wait(m.log, "\"event\":\"tls_reloaded\"", 1, 5000));
+    http_get(&m, "/r", "other.test", &r);
+    snprintf(want, sizeof(want), "https://other.test:%d/r", m.port);
+    want_redirect(&r, 308, want, "reloaded name");
+    harness_resp_free(&r);
+    http_get(&m, "/r", "Shop.Apps.Test", &r);
+    snprintf(want, sizeof(want), "https://shop.apps.test:%d/r", m.port);
+    want_redirect(&r, 308, want, "reloaded wildcard name");
+    harness_resp_free(&r);
+    http_get(&m, "/r", "a.b.apps.test", &r);
+    ck_assert_int_eq(r.status, 421);
+    harness_resp_free(&r);
+    http_get(&m, "/r", "localhost", &r);
+    ck_assert_int_eq(r.status, 421);
+    harness_resp_free(&r);
+}
+END_TEST
+
 /* http.listen = off: no plain-HTTP listener. */
 START_TEST(test_off)
 {
@@ -499,6 +560,7 @@ int main(void)
     tcase_add_loop_test(own, test_open_redirect_tricks, 0, sizeof(tricks) / sizeof(tricks[0]));
     tcase_add_test(own, test_raw_crlf);
     tcase_add_test(own, test_cert_names);
+    tcase_add_test(own, test_cert_names_reload);
     tcase_add_test(own, test_canonical_and_port);
     tcase_add_test(own, test_health_local);
     tcase_add_test(own, test_acme_upstream_down);
