@@ -1,6 +1,6 @@
 /* httpredir_fwd.c - the plain-HTTP listener's forwarder: relays exempted
- * requests (ACME http-01 challenges) to the app, one at a time on its own
- * thread, with blocking I/O bounded by the upstream.* deadlines, and resumes
+ * requests (ACME http-01 challenges) to the app, one per forwarder thread,
+ * with blocking I/O bounded by the upstream.* deadlines, and resumes
  * the suspended client connection with the answer.
  *
  * Why not the proxy engine: it belongs to the HTTPS workers' event loops and
@@ -335,9 +335,11 @@ int hr_fwd_init(struct hr_fwd *f, const struct moat_config *cfg, struct moat_ups
 
 int hr_fwd_start(struct hr_fwd *f)
 {
-    if (pthread_create(&f->thread, NULL, fwd_main, f) != 0)
-        return -1;
-    f->running = 1;
+    while (f->running < HR_FWD_THREADS) {
+        if (pthread_create(&f->thread[f->running], NULL, fwd_main, f) != 0)
+            return -1;
+        f->running++;
+    }
     return 0;
 }
 
@@ -364,10 +366,8 @@ void hr_fwd_destroy(struct hr_fwd *f)
     atomic_store(&f->stop, 1);
     pthread_cond_broadcast(&f->wake);
     pthread_mutex_unlock(&f->lock);
-    if (f->running) {
-        pthread_join(f->thread, NULL);
-        f->running = 0;
-    }
+    while (f->running > 0)
+        pthread_join(f->thread[--f->running], NULL);
     while (f->count > 0) {
         j = f->queue[f->first];
         f->first = (f->first + 1) % MOAT_HTTPREDIR_FWD_QUEUE;

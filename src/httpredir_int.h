@@ -35,7 +35,9 @@ struct hr_fwd_job {
     double upstream_s;       /* connect to response head, seconds; < 0 when none */
 };
 
-/* The forwarder: one thread relaying jobs one at a time. */
+#define HR_FWD_THREADS 2 /* relays under way at once */
+
+/* The forwarder: HR_FWD_THREADS threads taking jobs from one queue. */
 struct hr_fwd {
     const struct moat_config *cfg;                      /* borrowed */
     struct moat_upstream *up;                           /* borrowed */
@@ -46,15 +48,15 @@ struct hr_fwd {
     size_t first;                                       /* index of the oldest job */
     size_t count;                                       /* jobs waiting */
     atomic_int stop;                                    /* the thread must leave */
-    int running;                                        /* thread started, not joined */
-    pthread_t thread;                                   /* the forwarder thread */
+    unsigned running;                                   /* threads started, not joined */
+    pthread_t thread[HR_FWD_THREADS];                   /* the forwarder threads */
 };
 
 /* Prepares f. Returns 0 or -1. */
 int hr_fwd_init(struct hr_fwd *f, const struct moat_config *cfg, struct moat_upstream *up,
                 struct moat_metrics *metrics);
 
-/* Starts the forwarder thread. Returns 0 or -1. */
+/* Starts the forwarder threads. Returns 0 or -1 (those started are joined by destroy). */
 int hr_fwd_start(struct hr_fwd *f);
 
 /* Queues job (the caller has suspended or is about to suspend job->conn, from
@@ -62,7 +64,7 @@ int hr_fwd_start(struct hr_fwd *f);
  * forwarder stopped (then nothing was queued). */
 int hr_fwd_submit(struct hr_fwd *f, struct hr_fwd_job *job);
 
-/* Stops the thread (a relay under way is cut at its next wait), answers every
+/* Stops the threads (a relay under way is cut at its next wait), answers every
  * queued job 503 and resumes its connection, joins, releases f. Before
  * MHD_stop_daemon. Safe when never started. */
 void hr_fwd_destroy(struct hr_fwd *f);

@@ -5,8 +5,8 @@
  *   REDIRECT  301/308 with Location https://NAME[:PORT]/path?query, empty body
  *   REJECT    400/414/421 with a short fixed body (the client's Host never echoed)
  *   HEALTH    200 "ok" for GET/HEAD (405 otherwise), whatever the Host
- *   PROXY     GET/HEAD without a body (ACME http-01) relayed to the app by a small
- *             forwarder thread (blocking I/O with upstream.* deadlines, response
+ *   PROXY     GET/HEAD without a body (ACME http-01) relayed to the app by two small
+ *             forwarder threads (blocking I/O with upstream.* deadlines, response
  *             body at most MOAT_HTTPREDIR_FWD_BODY bytes, only Content-Type and
  *             Cache-Control copied back); the connection is suspended meanwhile
  *
@@ -92,7 +92,7 @@ struct moat_httpredir *moat_httpredir_new(const struct moat_httpredir_deps *deps
 int moat_httpredir_set_names(struct moat_httpredir *h, const char *const *cert_names,
                              size_t n_names, char *err, size_t errlen);
 
-/* Starts the daemon and the forwarder thread. set_names must have succeeded.
+/* Starts the daemon and the forwarder threads. set_names must have succeeded.
  * Returns 0, or -1 with a message in err. */
 int moat_httpredir_start(struct moat_httpredir *h, char *err, size_t errlen);
 

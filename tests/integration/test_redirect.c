@@ -412,6 +412,60 @@ START_TEST(test_acme_upstream_down)
 }
 END_TEST
 
+/* An app that never answers: the relay gives up at upstream.response_timeout (504), an app
+ * that sends a malformed head gets 502, a body over 64 KiB 502; moat keeps serving. */
+START_TEST(test_acme_upstream_misbehaves)
+{
+    static const struct h_step stall[] = {H_STALL, H_END};
+    static const struct h_step bad[] = {H_SEND("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+                                               "Content-Length: 2\r\n\r\nab"),
+                                        H_CLOSE, H_END};
+    static const struct h_step big[] = {
+        H_SEND("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"), H_PATTERN(70000), H_CLOSE,
+        H_END};
+    static const struct h_step ok[] = {
+        H_SEND("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+               "\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"),
+        H_CLOSE, H_END};
+    static const struct h_route routes[] = {
+        {"/.well-known/acme-challenge/stall", stall},
+        {"/.well-known/acme-challenge/bad", bad},
+        {"/.well-known/acme-challenge/big", big},
+        {"/.well-known/acme-challenge/ok", ok},
+    };
+    const char *env[] = {"MOAT_UPSTREAM_RESPONSE_TIMEOUT=1s", NULL};
+    struct h_upstream *u = harness_upstream_start_routes(routes, 4);
+    struct h_moat m;
+    struct h_resp r;
+    char *head;
+
+    ck_assert_ptr_nonnull(u);
+    h_start_moat(&m, harness_upstream_url(u), env);
+    http_get(&m, "/.well-known/acme-challenge/stall", "localhost", &r);
+    ck_assert_int_eq(r.status, 504);
+    harness_resp_free(&r);
+    http_get(&m, "/.well-known/acme-challenge/bad", "localhost", &r);
+    ck_assert_int_eq(r.status, 502);
+    harness_resp_free(&r);
+    http_get(&m, "/.well-known/acme-challenge/big", "localhost", &r);
+    ck_assert_int_eq(r.status, 502);
+    harness_resp_free(&r);
+    http_get(&m, "/.well-known/acme-challenge/ok?x=1", "localhost", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq((char *)r.body, "abcde");
+    harness_resp_free(&r);
+    /* what the app received: moat's own framing, the allowed Host, no client headers */
+    head = h_upstream_head(u, harness_upstream_requests(u) - 1);
+    ck_assert_msg(strstr(head, "GET /.well-known/acme-challenge/ok?x=1 HTTP/1.1\r\nHost: "
+                               "localhost\r\n") == head,
+                  "%s", head);
+    ck_assert_ptr_nonnull(strstr(head, "X-Forwarded-Proto: http\r\n"));
+    ck_assert_ptr_nonnull(strstr(head, "Connection: close\r\n"));
+    ck_assert_ptr_null(strstr(head, "User-Agent"));
+    free(head);
+}
+END_TEST
+
 /* Metrics: requests under listener="http", redirects by code. */
 START_TEST(test_metrics)
 {
@@ -564,6 +618,7 @@ int main(void)
     tcase_add_test(own, test_canonical_and_port);
     tcase_add_test(own, test_health_local);
     tcase_add_test(own, test_acme_upstream_down);
+    tcase_add_test(own, test_acme_upstream_misbehaves);
     tcase_add_test(own, test_metrics);
     tcase_add_test(own, test_off);
     tcase_add_test(own, test_check_config);
