@@ -466,6 +466,100 @@ START_TEST(test_acme_upstream_misbehaves)
 }
 END_TEST
 
+/* A client dripping its request head is cut at limits.header_timeout (the idle timeout alone
+ * would never fire: each byte resets it). */
+START_TEST(test_slow_head_cut)
+{
+    const char *env[] = {"MOAT_LIMITS_HEADER_TIMEOUT=1s", NULL};
+    struct h_moat m;
+    struct h_conn c;
+    struct h_resp r;
+    uint64_t start;
+    int closed = 0;
+
+    start_plain(&m, env);
+    ck_assert_int_eq(harness_conn_open_plain(&c, m.http_port), 0);
+    ck_assert_int_eq(harness_conn_send_str(&c, "GET / HTTP/1.1\r\nHost: localhost\r\n"), 0);
+    start = harness_now_ms();
+    while (!closed && harness_now_ms() - start < 20000) {
+        if (harness_conn_send_str(&c, "X") != 0)
+            break;
+        closed = harness_conn_wait_closed(&c, 300);
+    }
+    ck_assert_msg(closed || c.eof || c.reset, "a dripping head was never cut");
+    harness_conn_close(&c);
+    h_admin_get(&m, "/metrics", &r);
+    ck_assert_msg(strstr((char *)r.body,
+                         "moat_connections_rejected_total{reason=\"head_timeout\"} 1") != NULL,
+                  "%s", r.body);
+    harness_resp_free(&r);
+}
+END_TEST
+
+/* http.max_connections: the connection over the limit is refused, the others still served. */
+START_TEST(test_connection_limit)
+{
+    const char *env[] = {"MOAT_HTTP_MAX_CONNECTIONS=2", NULL};
+    struct h_moat m;
+    struct h_conn held[2];
+    struct h_conn c;
+    struct h_resp r;
+    char want[128];
+    int i;
+
+    start_plain(&m, env);
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(harness_conn_open_plain(&held[i], m.http_port), 0);
+        ck_assert_int_eq(harness_conn_send_str(&held[i], "GET / HTTP/1.1\r\n"), 0);
+    }
+    /* both are open on moat's side before the third comes */
+    for (i = 0; i < 100; i++) {
+        int open2;
+
+        h_admin_get(&m, "/metrics", &r);
+        open2 = strstr((char *)r.body, "moat_connections_active{listener=\"http\"} 2") != NULL;
+        harness_resp_free(&r);
+        if (open2)
+            break;
+        harness_sleep_ms(50);
+    }
+    ck_assert_int_eq(harness_conn_open_plain(&c, m.http_port), 0);
+    (void)harness_conn_send_str(&c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    ck_assert_msg(harness_conn_wait_closed(&c, 10000), "the third connection was served");
+    ck_assert_msg(c.len - c.off == 0, "the refused connection got an answer");
+    harness_conn_close(&c);
+    /* one of the held connections finishes: a new one is served */
+    ck_assert_int_eq(harness_conn_send_str(&held[0], "Host: localhost\r\n\r\n"), 0);
+    ck_assert_int_eq(harness_read_response(&held[0], &r, NULL), 0);
+    ck_assert_int_eq(r.status, 308);
+    harness_resp_free(&r);
+    harness_conn_close(&held[0]);
+    snprintf(want, sizeof(want), "https://localhost:%d/after", m.port);
+    for (i = 0; i < 50; i++) {
+        struct h_conn d;
+
+        ck_assert_int_eq(harness_conn_open_plain(&d, m.http_port), 0);
+        (void)harness_conn_send_str(&d, "GET /after HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        memset(&r, 0, sizeof(r));
+        if (harness_read_response(&d, &r, NULL) == 0 && r.status == 308) {
+            harness_conn_close(&d);
+            break;
+        }
+        harness_resp_free(&r);
+        harness_conn_close(&d);
+        harness_sleep_ms(100); /* the closed connection's slot is released asynchronously */
+    }
+    want_redirect(&r, 308, want, "after a slot was freed");
+    harness_resp_free(&r);
+    harness_conn_close(&held[1]);
+    h_admin_get(&m, "/metrics", &r);
+    ck_assert_msg(strstr((char *)r.body, "moat_connections_rejected_total{reason=\"limit\"}") !=
+                      NULL,
+                  "%s", r.body);
+    harness_resp_free(&r);
+}
+END_TEST
+
 /* Metrics: requests under listener="http", redirects by code. */
 START_TEST(test_metrics)
 {
@@ -620,6 +714,8 @@ int main(void)
     tcase_add_test(own, test_acme_upstream_down);
     tcase_add_test(own, test_acme_upstream_misbehaves);
     tcase_add_test(own, test_metrics);
+    tcase_add_test(own, test_slow_head_cut);
+    tcase_add_test(own, test_connection_limit);
     tcase_add_test(own, test_off);
     tcase_add_test(own, test_check_config);
     tcase_add_unchecked_fixture(app, harness_shared_app_setup, harness_shared_app_teardown);
