@@ -346,6 +346,12 @@ START_TEST(test_check_config_lint)
                                 "MOAT_HEADERS_CSP=default-src *; object-src 'none'; "
                                 "base-uri 'none'",
                                 NULL};
+    const char *const weak2[] = {
+        "MOAT_CONFIG=/dev/null", "MOAT_HEADERS_HSTS_PRELOAD=true",
+        "MOAT_HEADERS_HSTS_INCLUDE_SUBDOMAINS=false",
+        "MOAT_HEADERS_OVERRIDES=/docs csp: default-src 'self'; script-src 'self' 'unsafe-inline'; "
+        "object-src 'none'; base-uri 'none'",
+        NULL};
     const char *const good[] = {"MOAT_CONFIG=/dev/null", NULL};
     const char *const bad[] = {"MOAT_CONFIG=/dev/null", "MOAT_HEADERS_CORP_MODE=sometimes", NULL};
     char *out = NULL, *err = NULL;
@@ -357,6 +363,15 @@ START_TEST(test_check_config_lint)
                       strstr(err, "(hsts-short)") != NULL && strstr(err, "(csp-wildcard)") != NULL,
                   "stderr: %s", err);
     ck_assert_msg(strstr(out, "hsts_max_age = 600") != NULL, "stdout: %s", out);
+    free(out);
+    free(err);
+    /* preload without includeSubDomains; 'unsafe-inline' scripts in a per-path override */
+    code = harness_run(argv, weak2, 10000, &out, &err);
+    ck_assert_msg(code == 0, "exit %d: %s", code, err);
+    ck_assert_msg(strstr(err, "(hsts-preload-no-subdomains)") != NULL &&
+                      strstr(err, "'unsafe-inline' scripts without a nonce or hash (under /docs, "
+                                  "csp-unsafe-inline)") != NULL,
+                  "stderr: %s", err);
     free(out);
     free(err);
     code = harness_run(argv, good, 10000, &out, &err);
