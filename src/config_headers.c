@@ -118,6 +118,155 @@ out:
     return rc;
 }
 
+#define ENTRY_SEP '|'
+
+/* Trims spaces and tabs around s[0..*len): returns the new start, updates *len. */
+static const char *trim(const char *s, size_t *len)
+{
+    while (*len > 0 && (s[0] == ' ' || s[0] == '\t')) {
+        s++;
+        (*len)--;
+    }
+    while (*len > 0 && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+        (*len)--;
+    return s;
+}
+
+/* Trims spaces and tabs around the NUL-terminated s in place; returns the new start. */
+static char *trim_mut(char *s)
+{
+    size_t n = strlen(s);
+
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+/* One parsed "[MODE] NAME[: value]" entry; strings point into the caller's copy. */
+struct hdr_entry {
+    int has_mode;             /* a mode word was given */
+    enum moat_sech_mode mode; /* that mode */
+    const char *name;         /* header name or key (NUL-terminated) */
+    const char *value;        /* value (NUL-terminated), NULL when no ':' */
+};
+
+/* Parses buf (modified in place) as "[MODE] NAME[: value]". Returns 0, or -1
+ * with a static reason in *why. */
+static int entry_parse(char *buf, struct hdr_entry *e, const char **why)
+{
+    char *colon = strchr(buf, ':');
+    char *name = buf;
+    char *sp;
+
+    memset(e, 0, sizeof(*e));
+    if (colon != NULL) {
+        *colon = '\0';
+        e->value = trim_mut(colon + 1);
+    }
+    name = trim_mut(name);
+    sp = strpbrk(name, " \t");
+    if (sp != NULL) {
+        *sp = '\0';
+        if (moat_secheaders_mode_parse(name, &e->mode) != 0) {
+            *why = "expected [set|default|off] NAME: value";
+            return -1;
+        }
+        e->has_mode = 1;
+        name = trim_mut(sp + 1);
+    }
+    if (name[0] == '\0' || strpbrk(name, " \t") != NULL) {
+        *why = "expected [set|default|off] NAME: value";
+        return -1;
+    }
+    if (e->value == NULL && !(e->has_mode && e->mode == MOAT_SECH_OFF)) {
+        *why = "a header needs \": value\" (or the mode off)";
+        return -1;
+    }
+    if (e->value != NULL && e->value[0] == '\0') {
+        *why = "empty value";
+        return -1;
+    }
+    e->name = name;
+    return 0;
+}
+
+/* Applies one entry to scope: a managed header (by name or key) or a custom one.
+ * Without a mode: the scope's current effective mode, or usual when that is off. */
+static int entry_apply(struct moat_secheaders *p, size_t scope, const struct hdr_entry *e,
+                       enum moat_sech_mode usual, char *why, size_t whylen)
+{
+    const char *cur = NULL;
+    enum moat_sech_mode mode;
+    int id = moat_secheaders_lookup(e->name, strlen(e->name));
+
+    if (id < 0)
+        return moat_secheaders_add_custom(p, scope, e->name, e->value,
+                                          e->has_mode ? e->mode : MOAT_SECH_SET, why, whylen);
+    mode = e->has_mode ? e->mode : moat_secheaders_effective(p, scope, (enum moat_sech_id)id, &cur);
+    if (!e->has_mode && mode == MOAT_SECH_OFF)
+        mode = usual;
+    return moat_secheaders_set(p, scope, (enum moat_sech_id)id, mode, e->value, why, whylen);
+}
+
+/* Applies each '|'-separated entry of list (with_prefix: each starts with an
+ * override prefix) to the policy. Returns 0, or -1 with a message in err. */
+static int for_each_entry(const struct moat_config *cfg, const char *key, const char *list,
+                          struct moat_secheaders *p, enum moat_sech_mode usual, int with_prefix,
+                          char *err, size_t errlen)
+{
+    char buf[MOAT_CFG_VALUE];
+    char shown[256];
+    char why[512];
+    struct hdr_entry e;
+    const char *reason = NULL;
+    const char *s = list;
+    const char *item;
+    char *body;
+    size_t n, scope = 0, plen;
+    int rc = -1;
+
+    while (*s != '\0') {
+        n = strcspn(s, "|");
+        item = trim(s, &n);
+        s += strcspn(s, "|");
+        if (*s == ENTRY_SEP)
+            s++;
+        if (n == 0)
+            continue;
+        memcpy(buf, item, n);
+        buf[n] = '\0';
+        snprintf(shown, sizeof(shown), "%.200s", buf);
+        body = buf;
+        if (with_prefix) {
+            plen = strcspn(buf, " \t");
+            if (buf[plen] == '\0') {
+                key_error(cfg, "headers", key, shown, "expected /PREFIX [MODE] HEADER: value", err,
+                          errlen);
+                goto out;
+            }
+            buf[plen] = '\0';
+            if (moat_secheaders_override_scope(p, buf, &scope, why, sizeof(why)) != 0) {
+                key_error(cfg, "headers", key, shown, why, err, errlen);
+                goto out;
+            }
+            body = buf + plen + 1;
+        }
+        if (entry_parse(body, &e, &reason) != 0) {
+            key_error(cfg, "headers", key, shown, reason, err, errlen);
+            goto out;
+        }
+        if (entry_apply(p, scope, &e, usual, why, sizeof(why)) != 0) {
+            key_error(cfg, "headers", key, shown, why, err, errlen);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
 int moat_config_headers_build(const struct moat_config *cfg, struct moat_secheaders *p,
                               struct moat_cookie_policy *cp, char *err, size_t errlen)
 {
@@ -158,6 +307,13 @@ int moat_config_headers_build(const struct moat_config *cfg, struct moat_sechead
             goto out;
     moat_secheaders_set_nonce(p, c->headers.csp_nonce);
     if (set_remove(cfg, p, err, errlen) != 0)
+        goto out;
+    if (moat_secheaders_set_report_uri(p, c->headers.report_uri, why, sizeof(why)) != 0) {
+        key_error(cfg, "headers", "report_uri", c->headers.report_uri, why, err, errlen);
+        goto out;
+    }
+    if (for_each_entry(cfg, "custom", c->headers.custom, p, usual, 0, err, errlen) != 0 ||
+        for_each_entry(cfg, "overrides", c->headers.overrides, p, usual, 1, err, errlen) != 0)
         goto out;
 
     moat_cookie_policy_defaults(cp);

@@ -12,7 +12,9 @@
 #include "config_int.h"
 #include "moat/cookie.h"
 #include "moat/hdr.h"
+#include "moat/httpredir.h"
 #include "moat/log.h"
+#include "moat/redirect.h"
 #include "moat/sandbox.h"
 #include "moat/ratelimit.h"
 #include "moat/secheaders.h"
@@ -43,6 +45,12 @@ static int check_sd_target(const char *value, const char **why);
 static int check_sd_mode(const char *value, const char **why);
 static int check_sd_signal(const char *value, const char **why);
 static int check_sd_path(const char *value, const char **why);
+static int check_tcp_or_off(const char *value, const char **why);
+static int check_host_name(const char *value, const char **why);
+static int check_host_list(const char *value, const char **why);
+static int check_redirect_code(const char *value, const char **why);
+static int check_wrong_host(const char *value, const char **why);
+static int check_paths(const char *value, const char **why);
 
 #define OFF(field) offsetof(struct moat_config, field)
 #define SZ(field) sizeof(((struct moat_config *)0)->field)
@@ -68,6 +76,40 @@ static const struct moat_cfg_key keys[] = {
     {.section = "server", .name = "state_dir", .type = MOAT_CFG_T_PATH,
      .offset = OFF(server.state_dir), .size = SZ(server.state_dir), .def = "",
      .flag = "state-dir", .help = "writable directory for generated state, \"\" = automatic"},
+
+    {.section = "http", .name = "listen", .type = MOAT_CFG_T_BIND,
+     .offset = OFF(http.listen), .def = "0.0.0.0:8080", .flag = "http-listen",
+     .check = check_tcp_or_off,
+     .help = "plain-HTTP listener (redirects to HTTPS): HOST:PORT, *:PORT or off"},
+    {.section = "http", .name = "canonical_host", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(http.canonical_host), .size = SZ(http.canonical_host), .def = "",
+     .check = check_host_name,
+     .help = "host every redirect goes to; \"\" = the names in the served certificate"},
+    {.section = "http", .name = "aliases", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(http.aliases), .size = SZ(http.aliases), .def = "",
+     .check = check_host_list,
+     .help = "other Host names redirected to the canonical host (comma-separated)"},
+    {.section = "http", .name = "redirect_port", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(http.redirect_port), .def = "0", .min = 0, .max = 65535,
+     .help = "port written in Location; 0 = the HTTPS listener's (443 is left out)"},
+    {.section = "http", .name = "redirect_code", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(http.redirect_code), .size = SZ(http.redirect_code), .def = "308",
+     .check = check_redirect_code,
+     .help = "308, 301, or mixed (301 for GET/HEAD, 308 for other methods)"},
+    {.section = "http", .name = "wrong_host_status", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(http.wrong_host_status), .def = "421", .min = 400, .max = 421,
+     .check = check_wrong_host, .help = "status for a Host that is not ours: 421 or 400"},
+    {.section = "http", .name = "proxy_paths", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(http.proxy_paths), .size = SZ(http.proxy_paths),
+     .def = "/.well-known/acme-challenge/*", .check = check_paths,
+     .help = "paths passed to the app over plain HTTP (GET/HEAD; /* = prefix), none for none"},
+    {.section = "http", .name = "health_paths", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(http.health_paths), .size = SZ(http.health_paths), .def = "/healthz",
+     .check = check_paths,
+     .help = "paths answered 200 locally, whatever the Host (/* = prefix), none for none"},
+    {.section = "http", .name = "max_connections", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(http.max_connections), .def = "256", .min = 1, .max = 1000000,
+     .help = "plain-HTTP connections open at once (per IP: server.max_connections_per_ip)"},
 
     {.section = "tls", .name = "cert_file", .type = MOAT_CFG_T_PATH,
      .offset = OFF(tls.cert_file), .size = SZ(tls.cert_file), .def = "", .flag = "cert",
@@ -306,6 +348,15 @@ static const struct moat_cfg_key keys[] = {
      .offset = OFF(headers.remove), .size = SZ(headers.remove),
      .def = "Server, X-Powered-By, X-AspNet-Version, X-AspNetMvc-Version", .check = check_names,
      .help = "headers stripped from the app's responses (comma-separated, none for none)"},
+    {.section = "headers", .name = "report_uri", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.report_uri), .size = SZ(headers.report_uri), .def = "",
+     .help = "CSP violation reports go here (report-uri and report-to), \"\" = none"},
+    {.section = "headers", .name = "custom", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.custom), .size = SZ(headers.custom), .def = "",
+     .help = "extra headers: [set|default|off] Name: value, separated by |"},
+    {.section = "headers", .name = "overrides", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(headers.overrides), .size = SZ(headers.overrides), .def = "",
+     .help = "per-path changes: /PREFIX [MODE] header: value, separated by |"},
 
     {.section = "cookies", .name = "harden", .type = MOAT_CFG_T_BOOL,
      .offset = OFF(cookies.harden), .def = "true",
@@ -339,6 +390,11 @@ int moat_cfg_key_find(const char *section, const char *name)
             return (int)i;
     }
     return -1;
+}
+
+int moat_config_key_index(const char *section, const char *name)
+{
+    return moat_cfg_key_find(section, name);
 }
 
 int moat_cfg_section_known(const char *section)
@@ -512,6 +568,84 @@ static int check_ident(const char *value, const char **why)
     return 0;
 }
 
+/* Validates the plain-HTTP listener address: TCP or off (no Unix socket). */
+static int check_tcp_or_off(const char *value, const char **why)
+{
+    if (strncasecmp(value, "unix:", 5) == 0) {
+        *why = "the plain-HTTP listener takes HOST:PORT, *:PORT or off";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates one host name for the redirect policy ("" allowed: unset). */
+static int check_host_name(const char *value, const char **why)
+{
+    if (value[0] != '\0' && !moat_redirect_name_ok(value)) {
+        *why = "must be a host name, IPv4 address or [IPv6] literal, without port (IDN as xn--)";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a comma/space separated list of host names. */
+static int check_host_list(const char *value, const char **why)
+{
+    char name[MOAT_CFG_STR];
+    size_t i = 0, n;
+
+    while (value[i] != '\0') {
+        n = strcspn(value + i, ", \t");
+        if (n > 0) {
+            if (n >= sizeof(name)) {
+                *why = "a name is too long";
+                return -1;
+            }
+            memcpy(name, value + i, n);
+            name[n] = '\0';
+            if (check_host_name(name, why) != 0)
+                return -1;
+        }
+        i += n;
+        i += strspn(value + i, ", \t");
+    }
+    return 0;
+}
+
+/* Validates http.redirect_code. */
+static int check_redirect_code(const char *value, const char **why)
+{
+    enum moat_redirect_code_mode m;
+
+    if (moat_redirect_code_parse(value, &m) != 0) {
+        *why = "must be 308, 301 or mixed";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates http.wrong_host_status (already a number in 400..421). */
+static int check_wrong_host(const char *value, const char **why)
+{
+    if (strcmp(value, "400") != 0 && strcmp(value, "421") != 0) {
+        *why = "must be 421 or 400";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a list of exempted paths ("/exact", or a prefix ending in '/' and '*';
+ * comma-separated) or "none". */
+static int check_paths(const char *value, const char **why)
+{
+    struct moat_redirect_exemption ex[MOAT_HTTPREDIR_MAX_PATHS];
+    char store[MOAT_CFG_PATH];
+    size_t n = 0;
+
+    return moat_httpredir_paths_parse(value, MOAT_REDIRECT_EXEMPT_PROXY, ex,
+                                      MOAT_HTTPREDIR_MAX_PATHS, &n, store, sizeof(store), why);
+}
+
 /* Writes the bound n of key k in its own unit ("16k", "10s", "5"). */
 static void format_bound(const struct moat_cfg_key *k, uint64_t n, char *out, size_t outlen)
 {
@@ -657,6 +791,10 @@ int moat_cfg_key_set(struct moat_config *cfg, const struct moat_cfg_key *k, cons
     case MOAT_CFG_T_DURATION:
         if (set_number(k, value, &v, why, whylen) != 0)
             goto out;
+        if (k->check != NULL && k->check(value, &reason) != 0) {
+            snprintf(why, whylen, "%s", reason);
+            goto out;
+        }
         *(unsigned *)(void *)dst = (unsigned)v;
         break;
     case MOAT_CFG_T_SIZE64:
@@ -694,6 +832,10 @@ int moat_cfg_key_set(struct moat_config *cfg, const struct moat_cfg_key *k, cons
             goto out;
         break;
     case MOAT_CFG_T_BIND:
+        if (k->check != NULL && k->check(value, &reason) != 0) {
+            snprintf(why, whylen, "%s", reason);
+            goto out;
+        }
         if (moat_cfg_parse_bind(value, (struct moat_bind_addr *)(void *)dst, &reason) != 0) {
             snprintf(why, whylen, "%s", reason);
             goto out;

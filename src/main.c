@@ -22,6 +22,7 @@
 #include "moat/child.h"
 #include "moat/config.h"
 #include "moat/cookie.h"
+#include "moat/httpredir.h"
 #include "moat/log.h"
 #include "moat/metrics.h"
 #include "moat/sandbox.h"
@@ -55,6 +56,8 @@ struct moat_runtime {
     struct moat_server *srv;       /* HTTPS listener (with its proxy engines) */
     struct moat_metrics *metrics;  /* the registry every listener records in */
     struct moat_admin *admin;      /* admin listener (metrics, probes), NULL when off */
+    struct moat_httpredir *http;   /* plain-HTTP redirect listener, NULL when off */
+    struct moat_cert_info cert;    /* the served certificate (names for the redirects) */
     struct moat_secheaders sech;   /* security-header policy (immutable after start-up) */
     struct moat_cookie_policy cookies; /* cookie hardening (immutable after start-up) */
     double start_time;                 /* wall-clock start, seconds since the epoch */
@@ -196,17 +199,76 @@ static int tls_prepare(struct moat_runtime *rt, int load)
     }
     if (load)
         cert_expiry_record(rt, &info);
+    rt->cert = info;
     rc = 0;
 out:
     return rc;
 }
 
+/* Hands the served certificate's names to the plain-HTTP listener's policy.
+ * Returns 0, or -1 with a message in err. */
+static int http_names_set(struct moat_runtime *rt, char *err, size_t errlen)
+{
+    const char *names[MOAT_CERT_MAX_NAMES];
+    size_t i;
+
+    for (i = 0; i < rt->cert.n_names; i++)
+        names[i] = rt->cert.names[i];
+    return moat_httpredir_set_names(rt->http, names, rt->cert.n_names, err, errlen);
+}
+
+/* Creates the plain-HTTP listener (binding it) with the certificate's names.
+ * Returns 0, or -1 (logged). */
+static int http_prepare(struct moat_runtime *rt)
+{
+    struct moat_httpredir_deps deps;
+    char err[1024];
+
+    memset(&deps, 0, sizeof(deps));
+    deps.cfg = &rt->cfg;
+    deps.metrics = rt->metrics;
+    deps.up = rt->up;
+    rt->http = moat_httpredir_new(&deps, err, sizeof(err));
+    if (rt->http == NULL && err[0] != '\0') {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        return -1;
+    }
+    if (rt->http != NULL && http_names_set(rt, err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* --check-config: the [http] keys together with the certificate's names (with
+ * --dev, the names moat would generate). Returns 0, or -1 with err set. */
+static int http_check(struct moat_runtime *rt, char *err, size_t errlen)
+{
+    static struct moat_httpredir_policy pol; /* large: keep it off the stack */
+    static const char *const dev_names[] = {"localhost", "127.0.0.1", "::1"};
+    const char *names[MOAT_CERT_MAX_NAMES];
+    size_t i;
+
+    if (rt->cfg.http.listen.kind == MOAT_BIND_OFF)
+        return 0;
+    if (rt->cfg.tls.dev && rt->cfg.tls.cert_file[0] == '\0')
+        return moat_httpredir_policy_build(&rt->cfg, dev_names, 3, &pol, err, errlen);
+    for (i = 0; i < rt->cert.n_names; i++)
+        names[i] = rt->cert.names[i];
+    return moat_httpredir_policy_build(&rt->cfg, names, rt->cert.n_names, &pol, err, errlen);
+}
+
 /* SIGHUP: load the certificate again; on failure the old one stays in service. */
 static void tls_reload(struct moat_runtime *rt)
 {
-    if (tls_prepare(rt, 1) == 0)
+    char err[512];
+
+    if (tls_prepare(rt, 1) == 0) {
         moat_log(MOAT_LOG_INFO, "tls_reloaded", "certificate reloaded from %s", rt->cert_path);
-    else
+        if (rt->http != NULL && http_names_set(rt, err, sizeof(err)) != 0)
+            moat_log(MOAT_LOG_ERROR, "http_policy_kept",
+                     "%s; the plain-HTTP listener keeps the previous names", err);
+    } else
         moat_log(MOAT_LOG_ERROR, "tls_reload_failed",
                  "certificate reload failed; the previous certificate stays in service");
 }
@@ -219,6 +281,7 @@ static void drain(struct moat_runtime *rt)
     unsigned left;
 
     moat_server_quiesce(rt->srv);
+    moat_httpredir_quiesce(rt->http);
     moat_log(MOAT_LOG_INFO, "draining", "stopped accepting; %u request(s) in flight",
              moat_server_requests(rt->srv));
     for (;;) {
@@ -226,6 +289,7 @@ static void drain(struct moat_runtime *rt)
         if (left == 0 || moat_now_ms() >= deadline)
             break;
         moat_server_tick(rt->srv);
+        moat_httpredir_tick(rt->http);
         nanosleep(&ts, NULL);
     }
     if (left > 0)
@@ -563,6 +627,7 @@ static int run(struct moat_runtime *rt, const sigset_t *set)
                 return EXIT_RUNTIME;
             }
             moat_server_tick(rt->srv);
+            moat_httpredir_tick(rt->http);
             moat_shutdown_tick(rt->sd, moat_now_ms());
             if (moat_shutdown_exit_due(rt->sd)) {
                 moat_log(MOAT_LOG_WARN, "shutdown",
@@ -613,6 +678,19 @@ static void log_admin_listening(const struct moat_runtime *rt)
     moat_logline_str(&l, "listener", "admin");
     moat_logline_str(&l, "addr", addr);
     moat_logline_bool(&l, "tls", rt->cfg.admin.tls);
+    moat_logline_end(&l);
+}
+
+/* Logs the plain-HTTP listener's "listening" event. */
+static void log_http_listening(const struct moat_runtime *rt)
+{
+    struct moat_logline l;
+    char addr[MOAT_CFG_STR + 16];
+
+    moat_httpredir_address(rt->http, addr, sizeof(addr));
+    moat_logline_begin(&l, MOAT_LOG_INFO, "listening");
+    moat_logline_str(&l, "listener", "http");
+    moat_logline_str(&l, "addr", addr);
     moat_logline_end(&l);
 }
 
@@ -704,6 +782,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "moat: configuration is valid but the TLS material is not\n");
             return EXIT_CONFIG;
         }
+        if (http_check(&rt, err, sizeof(err)) != 0) {
+            fprintf(stderr, "moat: %s\n", err);
+            return EXIT_CONFIG;
+        }
         moat_secheaders_lint(&rt.sech, lint_print, NULL);
         fprintf(stderr, "moat: configuration OK\n");
         return EXIT_OK;
@@ -730,7 +812,7 @@ int main(int argc, char **argv)
         goto out;
     }
     moat_server_set_policy(rt.srv, &rt.sech, rt.cfg.cookies.harden ? &rt.cookies : NULL);
-    if (admin_prepare(&rt) != 0)
+    if (admin_prepare(&rt) != 0 || http_prepare(&rt) != 0)
         goto out;
     moat_shutdown_set_engage(rt.sd, lockdown_engage, &rt);
     moat_server_set_shutdown(rt.srv, rt.sd, rt.cfg.shutdown.https_path);
@@ -740,17 +822,21 @@ int main(int argc, char **argv)
         goto out;
     if (moat_upstream_start(rt.up, err, sizeof(err)) != 0 ||
         moat_server_start(rt.srv, err, sizeof(err)) != 0 ||
-        (rt.admin != NULL && moat_admin_start(rt.admin, err, sizeof(err)) != 0)) {
+        (rt.admin != NULL && moat_admin_start(rt.admin, err, sizeof(err)) != 0) ||
+        (rt.http != NULL && moat_httpredir_start(rt.http, err, sizeof(err)) != 0)) {
         moat_log(MOAT_LOG_ERROR, "startup_failed", "%s", err);
         goto out;
     }
     if (rt.admin != NULL)
         log_admin_listening(&rt);
+    if (rt.http != NULL)
+        log_http_listening(&rt);
     log_listening(&rt.cfg);
     code = run(&rt, &set);
 out:
     /* The admin listener reads the server's figures: it goes first. */
     moat_admin_free(rt.admin);
+    moat_httpredir_free(rt.http);
     moat_server_free(rt.srv);
     moat_shutdown_free(rt.sd);
     moat_token_free(rt.sd_token);

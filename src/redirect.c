@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
 
 #include "moat/hdr.h"
 #include "moat/reqcheck.h"
@@ -586,6 +587,36 @@ static int exempt_path_ok(const char *path)
     if (normalise(path, len, &w, &plen) != 0 || w.full)
         return 0;
     return w.len == len && memcmp(buf, path, len) == 0;
+}
+
+int moat_redirect_exempt_path_ok(const char *path)
+{
+    return exempt_path_ok(path);
+}
+
+int moat_redirect_name_ok(const char *s)
+{
+    struct name_view v;
+
+    policy_name_parse(s, 0, &v);
+    return v.kind != NAME_INVALID;
+}
+
+int moat_redirect_code_parse(const char *s, enum moat_redirect_code_mode *out)
+{
+    int rc = 0;
+
+    if (s == NULL)
+        rc = -1;
+    else if (strcmp(s, "308") == 0)
+        *out = MOAT_REDIRECT_CODE_308;
+    else if (strcmp(s, "301") == 0)
+        *out = MOAT_REDIRECT_CODE_301;
+    else if (strcasecmp(s, "mixed") == 0)
+        *out = MOAT_REDIRECT_CODE_MIXED;
+    else
+        rc = -1;
+    return rc;
 }
 
 /* Sets *why (when asked for) and returns -1. */

@@ -185,6 +185,11 @@ static size_t scope_for(const struct moat_secheaders *p, const char *path, size_
     return best;
 }
 
+size_t moat_secheaders_scope_for(const struct moat_secheaders *p, const char *path, size_t len)
+{
+    return p != NULL ? scope_for(p, path, len) : 0;
+}
+
 /* --- per-response decisions ------------------------------------------------------------------- */
 
 /* Effective mode and value of managed header id in scope sc (OFF when no value). */

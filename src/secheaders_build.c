@@ -365,17 +365,16 @@ static int is_pchar_nopct(unsigned char c)
     return c != '\0' && strchr("-._~!$&'()*+,;=:@", c) != NULL;
 }
 
-int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, size_t *scope,
-                                 char *err, size_t errlen)
+/* Normalises an override prefix into norm (cap MOAT_SECH_PREFIX_MAX + 2):
+ * sets *nlen and *segs. Returns 0, or -1 with a message in err. */
+static int prefix_normalise(const char *prefix, char *norm, size_t *nlen_out, unsigned *segs_out,
+                            char *err, size_t errlen)
 {
-    char norm[MOAT_SECH_PREFIX_MAX + 2];
     char shown[MOAT_SECH_PREFIX_MAX + 1];
     size_t nlen = 0;
     unsigned segs = 0;
     size_t i = 0;
     size_t len = prefix != NULL ? strlen(prefix) : 0;
-    size_t k;
-    struct moat_sech_scope *sc;
 
     (void)printable(prefix, shown, sizeof(shown));
     if (len == 0 || len > MOAT_SECH_PREFIX_MAX || prefix[0] != '/') {
@@ -411,12 +410,39 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
     }
     if (nlen == 0)
         norm[nlen++] = '/';
+    *nlen_out = nlen;
+    *segs_out = segs;
+    return 0;
+}
+
+/* The override whose normalised prefix is norm[0..nlen), or 0 when none. */
+static size_t override_find(const struct moat_secheaders *p, const char *norm, size_t nlen)
+{
+    size_t k;
+
     for (k = 1; k < p->n_scopes; k++) {
         if (p->scope[k].prefix.len == nlen &&
-            memcmp(moat_sech_str(p, p->scope[k].prefix), norm, nlen) == 0) {
-            moat_set_err(err, errlen, "override %s: prefix configured twice", shown);
-            return -1;
-        }
+            memcmp(moat_sech_str(p, p->scope[k].prefix), norm, nlen) == 0)
+            return k;
+    }
+    return 0;
+}
+
+int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, size_t *scope,
+                                 char *err, size_t errlen)
+{
+    char norm[MOAT_SECH_PREFIX_MAX + 2];
+    char shown[MOAT_SECH_PREFIX_MAX + 1];
+    size_t nlen = 0;
+    unsigned segs = 0;
+    struct moat_sech_scope *sc;
+
+    (void)printable(prefix, shown, sizeof(shown));
+    if (prefix_normalise(prefix, norm, &nlen, &segs, err, errlen) != 0)
+        return -1;
+    if (override_find(p, norm, nlen) != 0) {
+        moat_set_err(err, errlen, "override %s: prefix configured twice", shown);
+        return -1;
     }
     if (p->n_scopes > MOAT_SECH_MAX_OVERRIDES) {
         moat_set_err(err, errlen, "override %s: more than %d overrides", shown,
@@ -432,6 +458,24 @@ int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, 
     sc->n_segs = segs;
     *scope = p->n_scopes++;
     return 0;
+}
+
+int moat_secheaders_override_scope(struct moat_secheaders *p, const char *prefix, size_t *scope,
+                                   char *err, size_t errlen)
+{
+    char norm[MOAT_SECH_PREFIX_MAX + 2];
+    size_t nlen = 0;
+    unsigned segs = 0;
+    size_t k;
+
+    if (prefix_normalise(prefix, norm, &nlen, &segs, err, errlen) != 0)
+        return -1;
+    k = override_find(p, norm, nlen);
+    if (k != 0) {
+        *scope = k;
+        return 0;
+    }
+    return moat_secheaders_add_override(p, prefix, scope, err, errlen);
 }
 
 int moat_secheaders_set_report_uri(struct moat_secheaders *p, const char *uri, char *err,

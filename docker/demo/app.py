@@ -1,4 +1,13 @@
-"""app.py - the demo Flask app the README runs behind moat: one page, a form echo, /healthz."""
+"""app.py - the demo Flask app the README runs behind moat: one page, a form echo, /healthz.
+
+Behind moat, each request carries a fresh CSP nonce in the X-CSP-Nonce header; the page
+template puts it on its inline script, so that script runs under moat's Content-Security-Policy
+while an inline script without the nonce is blocked by the browser. Without moat there is no
+nonce and no CSP, and both scripts run (the page says so).
+"""
+import base64
+import hashlib
+import secrets
 from html import escape
 
 from flask import Flask, Response, request
@@ -31,7 +40,19 @@ input[type=text], textarea { width: 100%; box-sizing: border-box; font: inherit;
 button { font: inherit; padding: .4rem 1rem; border-radius: .35rem; border: 0;
          background: var(--accent); color: white; cursor: pointer; margin-top: .5rem; }
 footer { color: var(--muted); font-size: .85rem; }
+output.ok { color: #1a7f37; font-weight: 600; }
+output.bad { color: #b42318; font-weight: 600; }
 """
+
+# Served from /app.js and loaded with Subresource Integrity. It only sets text
+# (no innerHTML), so it also runs under the strict profile's Trusted Types.
+APP_JS = """document.getElementById("sri").textContent = "ran";
+document.getElementById("sri").className = "ok";
+"""
+APP_JS_SRI = "sha384-" + base64.b64encode(hashlib.sha384(APP_JS.encode()).digest()).decode()
+
+# The request header moat puts the per-request CSP nonce in (headers.nonce_header).
+NONCE_HEADER = "X-CSP-Nonce"
 
 
 def header_rows():
@@ -45,6 +66,35 @@ def header_rows():
         rows.append("<tr%s><th>%s</th><td><code>%s</code></td></tr>"
                     % (cls, escape(name), escape(value) if value else "<em>(empty)</em>"))
     return "\n".join(rows)
+
+
+def nonce_attr():
+    """ nonce="..." for inline scripts when moat sent a nonce, else "" (no CSP then)."""
+    nonce = request.headers.get(NONCE_HEADER, "")
+    return ' nonce="%s"' % escape(nonce) if nonce else ""
+
+
+def csp_section():
+    """Shows, live in the browser, which scripts the Content-Security-Policy let run."""
+    return """
+<section>
+<h2>Content Security Policy, enforced by your browser</h2>
+<table>
+<tr><th>inline script with moat's nonce</th><td><output id="csp-nonce" class="bad">blocked</output></td></tr>
+<tr><th>inline script without a nonce</th><td><output id="csp-plain" class="ok">blocked</output></td></tr>
+<tr><th>/app.js with Subresource Integrity</th><td><output id="sri" class="bad">blocked</output></td></tr>
+</table>
+</section>
+<script%s>
+document.getElementById("csp-nonce").textContent = "ran";
+document.getElementById("csp-nonce").className = "ok";
+</script>
+<script>
+document.getElementById("csp-plain").textContent = "ran (no Content-Security-Policy in force)";
+document.getElementById("csp-plain").className = "bad";
+</script>
+<script src="/app.js" integrity="%s"%s></script>
+""" % (nonce_attr(), APP_JS_SRI, nonce_attr())
 
 
 def page(title, body):
@@ -90,8 +140,13 @@ def index():
 <button type="submit">Post to /echo</button>
 </form>
 </section>
-""" % (via, header_rows())
-    return page("moat demo", body)
+%s""" % (via, header_rows(), csp_section())
+    resp = page("moat demo", body)
+    if "demo_session" not in request.cookies:
+        # Set the way many apps do, without attributes: moat adds Secure, HttpOnly
+        # and SameSite=Lax on the way out.
+        resp.headers.add("Set-Cookie", "demo_session=%s; Path=/" % secrets.token_urlsafe(16))
+    return resp
 
 
 @app.route("/echo", methods=["GET", "POST"])
@@ -113,6 +168,11 @@ def echo():
 """ % (escape(request.method), request.content_length or 0,
        escape(message) if message else "<em>(nothing)</em>", header_rows())
     return page("moat demo: echo", body)
+
+
+@app.route("/app.js")
+def app_js():
+    return Response(APP_JS, mimetype="text/javascript")
 
 
 @app.route("/style.css")

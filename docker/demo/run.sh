@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # docker/demo/run.sh - installs what moat needs (Debian 12, as root), builds it,
 # starts the bundled demo Flask app under gunicorn on 127.0.0.1:8000 and runs
-# moat in front of it on https://localhost:8443 with a development certificate.
-# Ctrl-C stops both.
-#   MOAT_SKIP_DEPS=1   do not call apt-get
-#   MOAT_DEMO_LISTEN   where moat listens (default 127.0.0.1:8443)
+# moat in front of it on https://localhost:8443 with a development certificate,
+# and on http://localhost:8080 redirecting to it. Ctrl-C stops both.
+#   MOAT_SKIP_DEPS=1        do not call apt-get
+#   MOAT_DEMO_LISTEN        where moat listens (default 127.0.0.1:8443)
+#   MOAT_DEMO_HTTP_LISTEN   the plain-HTTP redirect listener (default 127.0.0.1:8080, or off)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -34,7 +35,8 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 
-echo "moat: serving the demo app on https://localhost:8443 (development certificate; Ctrl-C stops)" >&2
+echo "moat: serving the demo app on https://localhost:8443 (development certificate;" \
+    "http://localhost:8080 redirects there; Ctrl-C stops)" >&2
 # As root, moat drops to uid 65532 once set up: keep the development
 # certificate where that user can read it again on SIGHUP (not under /root).
 STATE_ARGS=()
@@ -42,4 +44,5 @@ if [ "$(id -u)" = 0 ]; then
     STATE_ARGS=(--state-dir /var/lib/moat)
 fi
 "$ROOT/build/moat" --dev --listen "${MOAT_DEMO_LISTEN:-127.0.0.1:8443}" \
+    --http-listen "${MOAT_DEMO_HTTP_LISTEN:-127.0.0.1:8080}" \
     --upstream http://127.0.0.1:8000 "${STATE_ARGS[@]}" || true

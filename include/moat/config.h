@@ -86,6 +86,19 @@ struct moat_config {
         char state_dir[MOAT_CFG_PATH];   /* server.state_dir, "" = auto (see README) */
     } server;
 
+    /* The plain-HTTP listener: redirects to HTTPS (see httpredir.h, redirect.h). */
+    struct {
+        struct moat_bind_addr listen;      /* http.listen, default 0.0.0.0:8080, or off */
+        char canonical_host[MOAT_CFG_STR]; /* http.canonical_host, "" = certificate names */
+        char aliases[MOAT_CFG_PATH];       /* http.aliases: other accepted Host names */
+        unsigned redirect_port;            /* http.redirect_port, 0 = server.listen's port */
+        char redirect_code[MOAT_CFG_MODE]; /* http.redirect_code: 308 | 301 | mixed */
+        unsigned wrong_host_status;        /* http.wrong_host_status: 421 or 400 */
+        char proxy_paths[MOAT_CFG_PATH];   /* http.proxy_paths: proxied to the app */
+        char health_paths[MOAT_CFG_PATH];  /* http.health_paths: answered locally */
+        unsigned max_connections;          /* http.max_connections, default 256 */
+    } http;
+
     struct {
         char cert_file[MOAT_CFG_PATH]; /* tls.cert_file, PEM chain */
         char key_file[MOAT_CFG_PATH];  /* tls.key_file, PEM private key (ECDSA or RSA) */
@@ -186,7 +199,10 @@ struct moat_config {
         char corp_mode[MOAT_CFG_MODE];               /* headers.corp_mode */
         char coep[MOAT_CFG_STR];                     /* headers.coep */
         char coep_mode[MOAT_CFG_MODE];               /* headers.coep_mode */
-        char remove[MOAT_CFG_PATH]; /* headers.remove: names stripped, "none" for none */
+        char remove[MOAT_CFG_PATH];     /* headers.remove: names stripped, "none" for none */
+        char report_uri[MOAT_CFG_PATH]; /* headers.report_uri: CSP report endpoint, "" = none */
+        char custom[MOAT_CFG_VALUE];    /* headers.custom: "[MODE] Name: value | ..." */
+        char overrides[MOAT_CFG_VALUE]; /* headers.overrides: "PREFIX [MODE] key: value | ..." */
     } headers;
 
     /* Hardening of the app's Set-Cookie headers (see cookie.h). */
@@ -223,6 +239,10 @@ struct moat_cli {
  * is then unspecified. cfg and cli are caller-owned; nothing is allocated. */
 int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, char **argv,
                      char **envp, char *err, size_t errlen);
+
+/* Index of section.name in moat_config.sources (the key table's order), or -1
+ * when there is no such key. Pure. */
+int moat_config_key_index(const char *section, const char *name);
 
 /* Writes the effective configuration as INI text (secrets redacted) to fd.
  * Returns 0, or -1 on a write error. */

@@ -106,6 +106,17 @@ const struct moat_redirect_exemption *moat_redirect_default_exemptions(size_t *n
  * moat_redirect_decide() never matches an invalid name. */
 int moat_redirect_policy_check(const struct moat_redirect_policy *p, const char **why);
 
+/* True when s (NUL-terminated) is usable as canonical_host or alias: a plain host
+ * name, IPv4 or IPv6 address (bracketed or not), no port, ASCII only. Pure. */
+int moat_redirect_name_ok(const char *s);
+
+/* Parses "308", "301" or "mixed" (any case). Returns 0, or -1 when unknown. Pure. */
+int moat_redirect_code_parse(const char *s, enum moat_redirect_code_mode *out);
+
+/* True when path is valid as an exemption path (absolute, already normalised, no
+ * query, safe characters; see moat_redirect_policy_check). Pure. */
+int moat_redirect_exempt_path_ok(const char *path);
+
 /* Decides what to answer to one plain-HTTP request.
  *   method      NUL-terminated request method (case-sensitive; picks 301/308)
  *   raw_target  NUL-terminated request target exactly as on the wire (not decoded)

@@ -264,6 +264,18 @@ void moat_secheaders_clear_remove(struct moat_secheaders *p);
 int moat_secheaders_add_override(struct moat_secheaders *p, const char *prefix, size_t *scope,
                                  char *err, size_t errlen);
 
+/* Like add_override, but a prefix already configured (after normalisation)
+ * gives its existing scope instead of an error. Returns 0 with *scope, or -1
+ * with a message in err. */
+int moat_secheaders_override_scope(struct moat_secheaders *p, const char *prefix, size_t *scope,
+                                   char *err, size_t errlen);
+
+/* The scope that governs a response to path (raw request target; the query is
+ * ignored): the override with the longest prefix matching whole segments of the
+ * decoded, normalised path, or 0 (the base) when none matches. This is the
+ * per-path choice apply() makes. Pure. */
+size_t moat_secheaders_scope_for(const struct moat_secheaders *p, const char *path, size_t len);
+
 /* Sets the CSP report endpoint (copied; NULL or "" removes it). Every CSP moat
  * adds then ends with "; report-uri URI; report-to moat-csp" and apply adds
  * "Reporting-Endpoints: moat-csp=\"URI\"". URI: no space, ';', ',', '"', CTL.

@@ -188,6 +188,7 @@ struct h_moat {
     pid_t pid;        /* process id, 0 when not running */
     int port;         /* HTTPS port on 127.0.0.1 (or ::1) */
     int admin_port;   /* admin listener port on 127.0.0.1, 0 when the test chose its own */
+    int http_port;    /* plain-HTTP listener port on 127.0.0.1, 0 when the test chose its own */
     int ipv6;         /* listening on [::1] instead of 127.0.0.1 */
     char log[H_PATH]; /* its stderr (JSON lines) */
     int exit_code;    /* after harness_moat_stop or an early exit, else -1 */
@@ -212,10 +213,11 @@ struct h_moat_opts {
  * its log says the HTTPS listener is "listening" (or the port accepts). Unless the test
  * sets --admin-listen (in args) or MOAT_ADMIN_LISTEN (in env) itself, the admin listener
  * gets a free port of its own on 127.0.0.1 (m->admin_port), so parallel tests never
- * collide on the default 9901; and unless env sets MOAT_ADMIN_READY_INTERVAL, the
- * readiness check is off (=0), so its connections never show in an upstream's
- * connection counts. Returns 0, or -1 with m->exit_code set when moat exited
- * and the log tail printed. */
+ * collide on the default 9901; likewise the plain-HTTP listener (--http-listen /
+ * MOAT_HTTP_LISTEN, else m->http_port instead of the default 8080); and unless env sets
+ * MOAT_ADMIN_READY_INTERVAL, the readiness check is off (=0), so its connections never show in an
+ * upstream's connection counts. Returns 0, or -1 with m->exit_code set when moat exited and the log
+ * tail printed. */
 int harness_moat_start(struct h_moat *m, const struct h_moat_opts *o);
 
 /* Sends SIGTERM and waits up to timeout_ms for moat to exit. Returns its exit code, or -1
@@ -246,6 +248,8 @@ int harness_app_start(struct h_app *a, const char *dir, int unix_socket);
 /* As harness_app_start on TCP, serving HTTPS with the PEM cert and key (gunicorn's
  * --certfile/--keyfile); a->url is then https://127.0.0.1:P. Returns 0 or -1. */
 int harness_app_start_tls(struct h_app *a, const char *dir, const char *cert, const char *key);
+/* As harness_app_start (TCP), with the demo app the README runs (docker/demo/app.py). */
+int harness_demo_app_start(struct h_app *a, const char *dir);
 
 /* Stops the app's process group (SIGTERM, then SIGKILL). */
 void harness_app_stop(struct h_app *a);

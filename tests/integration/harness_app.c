@@ -79,9 +79,11 @@ static void h_app_kill(struct h_app *a)
     a->pid = 0;
 }
 
-/* One attempt to start gunicorn (serving TLS with cert/key when cert is not NULL).
- * Returns 0 ready, 1 address in use (retry), -1 failed. */
-static int h_app_try(struct h_app *a, const char *bind, const char *cert, const char *key)
+/* One attempt to start gunicorn with module (e.g. "testapp:app") from the source tree's
+ * directory rel, serving TLS with cert/key when cert is not NULL. Returns 0 ready, 1 address
+ * in use (retry), -1 failed. */
+static int h_app_try(struct h_app *a, const char *bind, const char *rel, const char *module,
+                     const char *cert, const char *key)
 {
     char appdir[H_PATH];
     char want[H_PATH];
@@ -94,7 +96,7 @@ static int h_app_try(struct h_app *a, const char *bind, const char *cert, const 
                           "-",        "--error-logfile",
                           "-",        "--log-level",
                           "info",     "--chdir",
-                          appdir,     "testapp:app",
+                          appdir,     module,
                           NULL,       NULL,
                           NULL,       NULL,
                           NULL};
@@ -109,7 +111,7 @@ static int h_app_try(struct h_app *a, const char *bind, const char *cert, const 
     struct h_spawn s;
     uint64_t start = harness_now_ms();
 
-    if (snprintf(appdir, sizeof(appdir), "%s/tests/integration/app", harness_source_dir()) >=
+    if (snprintf(appdir, sizeof(appdir), "%s/%s", harness_source_dir(), rel) >=
             (int)sizeof(appdir) ||
         snprintf(want, sizeof(want), "Listening at: %s%s",
                  a->sock[0] != '\0' ? ""
@@ -159,9 +161,10 @@ static int h_app_try(struct h_app *a, const char *bind, const char *cert, const 
     }
 }
 
-/* harness_app_start, serving TLS when cert is not NULL (TCP only). */
-static int h_app_start(struct h_app *a, const char *dir, int unix_socket, const char *cert,
-                       const char *key)
+/* Starts module from the source tree's directory rel (see harness_app_start), serving TLS
+ * when cert is not NULL (TCP only). */
+static int h_app_start(struct h_app *a, const char *dir, int unix_socket, const char *rel,
+                       const char *module, const char *cert, const char *key)
 {
     int attempt;
 
@@ -184,7 +187,7 @@ static int h_app_start(struct h_app *a, const char *dir, int unix_socket, const 
             if (cert != NULL)
                 snprintf(a->url, sizeof(a->url), "https://127.0.0.1:%d", a->port);
         }
-        rc = h_app_try(a, bind, cert, key);
+        rc = h_app_try(a, bind, rel, module, cert, key);
         /* moat started as root connects to it after dropping to H_SANDBOX_ID. */
         if (rc == 0 && unix_socket && harness_give(a->sock) != 0)
             return -1;
@@ -196,12 +199,17 @@ static int h_app_start(struct h_app *a, const char *dir, int unix_socket, const 
 
 int harness_app_start(struct h_app *a, const char *dir, int unix_socket)
 {
-    return h_app_start(a, dir, unix_socket, NULL, NULL);
+    return h_app_start(a, dir, unix_socket, "tests/integration/app", "testapp:app", NULL, NULL);
 }
 
 int harness_app_start_tls(struct h_app *a, const char *dir, const char *cert, const char *key)
 {
-    return h_app_start(a, dir, 0, cert, key);
+    return h_app_start(a, dir, 0, "tests/integration/app", "testapp:app", cert, key);
+}
+
+int harness_demo_app_start(struct h_app *a, const char *dir)
+{
+    return h_app_start(a, dir, 0, "docker/demo", "app:app", NULL, NULL);
 }
 
 void harness_app_stop(struct h_app *a)

@@ -370,14 +370,28 @@ static int h_admin_chosen(const struct h_moat_opts *o)
     return h_env_sets(o, "MOAT_ADMIN_LISTEN=");
 }
 
-/* One attempt to start moat on port (admin listener on admin_port unless 0);
- * 0 ready, 1 bind failed (retry), -1 failed. */
-static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port, int admin_port)
+/* True when the test chose the plain-HTTP listener itself (flag or environment). */
+static int h_http_chosen(const struct h_moat_opts *o)
+{
+    size_t i;
+
+    for (i = 0; o->args != NULL && o->args[i] != NULL; i++) {
+        if (strncmp(o->args[i], "--http-listen", 13) == 0)
+            return 1;
+    }
+    return h_env_sets(o, "MOAT_HTTP_LISTEN=");
+}
+
+/* One attempt to start moat on port (admin listener on admin_port, plain-HTTP
+ * listener on http_port, each unless 0); 0 ready, 1 bind failed (retry), -1 failed. */
+static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port, int admin_port,
+                      int http_port)
 {
     const char *av[96];
     const char *envp[64];
     char listen[64];
     char admin[64];
+    char http[64];
     size_t n = 0;
     size_t i;
     struct h_spawn s;
@@ -408,6 +422,11 @@ static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port, i
         av[n++] = "--admin-listen";
         av[n++] = admin;
     }
+    if (http_port > 0) {
+        snprintf(http, sizeof(http), "127.0.0.1:%d", http_port);
+        av[n++] = "--http-listen";
+        av[n++] = http;
+    }
     for (i = 0; o->args != NULL && o->args[i] != NULL && n < 94; i++)
         av[n++] = o->args[i];
     av[n] = NULL;
@@ -434,6 +453,7 @@ static int h_moat_try(struct h_moat *m, const struct h_moat_opts *o, int port, i
     s.err_path = m->log;
     m->port = port;
     m->admin_port = admin_port;
+    m->http_port = http_port;
     m->ipv6 = o->ipv6;
     m->exit_code = -1;
     m->pid = harness_spawn(&s);
@@ -490,14 +510,16 @@ int harness_moat_start(struct h_moat *m, const struct h_moat_opts *o)
     for (attempt = 0; attempt < 6; attempt++) {
         int port = harness_free_port_on(o->ipv6);
         int admin_port = h_admin_chosen(o) ? 0 : harness_free_port();
+        int http_port = h_http_chosen(o) ? 0 : harness_free_port();
         int rc;
 
-        if (port < 0 || admin_port < 0 || port == admin_port)
+        if (port < 0 || admin_port < 0 || http_port < 0 || port == admin_port ||
+            (http_port > 0 && (http_port == port || http_port == admin_port)))
             continue;
-        rc = h_moat_try(m, o, port, admin_port);
+        rc = h_moat_try(m, o, port, admin_port, http_port);
         if (rc <= 0)
             return rc;
-        harness_log("port %d or %d was taken; retrying", port, admin_port);
+        harness_log("port %d, %d or %d was taken; retrying", port, admin_port, http_port);
     }
     return -1;
 }

@@ -346,6 +346,12 @@ START_TEST(test_check_config_lint)
                                 "MOAT_HEADERS_CSP=default-src *; object-src 'none'; "
                                 "base-uri 'none'",
                                 NULL};
+    const char *const weak2[] = {
+        "MOAT_CONFIG=/dev/null", "MOAT_HEADERS_HSTS_PRELOAD=true",
+        "MOAT_HEADERS_HSTS_INCLUDE_SUBDOMAINS=false",
+        "MOAT_HEADERS_OVERRIDES=/docs csp: default-src 'self'; script-src 'self' 'unsafe-inline'; "
+        "object-src 'none'; base-uri 'none'",
+        NULL};
     const char *const good[] = {"MOAT_CONFIG=/dev/null", NULL};
     const char *const bad[] = {"MOAT_CONFIG=/dev/null", "MOAT_HEADERS_CORP_MODE=sometimes", NULL};
     char *out = NULL, *err = NULL;
@@ -357,6 +363,15 @@ START_TEST(test_check_config_lint)
                       strstr(err, "(hsts-short)") != NULL && strstr(err, "(csp-wildcard)") != NULL,
                   "stderr: %s", err);
     ck_assert_msg(strstr(out, "hsts_max_age = 600") != NULL, "stdout: %s", out);
+    free(out);
+    free(err);
+    /* preload without includeSubDomains; 'unsafe-inline' scripts in a per-path override */
+    code = harness_run(argv, weak2, 10000, &out, &err);
+    ck_assert_msg(code == 0, "exit %d: %s", code, err);
+    ck_assert_msg(strstr(err, "(hsts-preload-no-subdomains)") != NULL &&
+                      strstr(err, "'unsafe-inline' scripts without a nonce or hash (under /docs, "
+                                  "csp-unsafe-inline)") != NULL,
+                  "stderr: %s", err);
     free(out);
     free(err);
     code = harness_run(argv, good, 10000, &out, &err);
@@ -371,6 +386,82 @@ START_TEST(test_check_config_lint)
                   "stderr: %s", err);
     free(out);
     free(err);
+}
+END_TEST
+
+/* Per-path overrides (longest prefix wins, /docs looser CSP, /api without CSP), custom
+ * headers (set and default, switched off under a prefix) and the report endpoint, through
+ * the Flask app; the app's own value survives a "default" custom header. */
+START_TEST(test_overrides_custom)
+{
+    static const char *const env[] = {
+        "MOAT_HEADERS_CUSTOM=X-Robots-Tag: noindex | default Cache-Control: no-store | "
+        "default X-Frame-Options-Custom: x",
+        "MOAT_HEADERS_OVERRIDES=/docs csp: default-src 'self'; style-src 'self' 'unsafe-inline' "
+        "| /docs/api set frame_options: SAMEORIGIN | /docs/api csp: default-src 'none' | "
+        "/echo off csp | /echo off X-Robots-Tag",
+        "MOAT_HEADERS_REPORT_URI=https://reports.example/csp", NULL};
+    struct h_moat m;
+    struct h_resp r;
+    const char *v;
+
+    start_for_app(&m, env);
+    /* the base policy: moat's CSP with the report endpoint, the custom headers */
+    h_get(&m, "/", &r);
+    ck_assert_int_eq(r.status, 200);
+    v = harness_resp_header(&r, "Content-Security-Policy");
+    ck_assert_msg(v != NULL && strstr(v, "default-src 'self'; script-src 'self' 'nonce-") == v &&
+                      strstr(v, "; report-uri https://reports.example/csp; report-to moat-csp") !=
+                          NULL,
+                  "CSP %s", v != NULL ? v : "(none)");
+    ck_assert_str_eq(harness_resp_header(&r, "Reporting-Endpoints"),
+                     "moat-csp=\"https://reports.example/csp\"");
+    ck_assert_str_eq(harness_resp_header(&r, "X-Robots-Tag"), "noindex");
+    ck_assert_str_eq(harness_resp_header(&r, "Cache-Control"), "no-store");
+    ck_assert_str_eq(harness_resp_header(&r, "X-Frame-Options"), "DENY");
+    harness_resp_free(&r);
+
+    /* /docs: the looser CSP (nonce-less, report endpoint still appended) */
+    h_get(&m, "/docs/guide/intro", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(harness_resp_header(&r, "Content-Security-Policy"),
+                     "default-src 'self'; style-src 'self' 'unsafe-inline'; report-uri "
+                     "https://reports.example/csp; report-to moat-csp");
+    ck_assert_str_eq(harness_resp_header(&r, "X-Frame-Options"), "DENY");
+    ck_assert_str_eq(harness_resp_header(&r, "X-Robots-Tag"), "noindex");
+    harness_resp_free(&r);
+
+    /* /docs/api: the longer prefix wins; encoded and dotted spellings too */
+    h_get(&m, "/docs/api/v1", &r);
+    ck_assert_str_eq(harness_resp_header(&r, "Content-Security-Policy"),
+                     "default-src 'none'; report-uri https://reports.example/csp; report-to "
+                     "moat-csp");
+    ck_assert_str_eq(harness_resp_header(&r, "X-Frame-Options"), "SAMEORIGIN");
+    harness_resp_free(&r);
+    h_get(&m, "/docs/x/../%61pi/v1", &r);
+    ck_assert_str_eq(harness_resp_header(&r, "X-Frame-Options"), "SAMEORIGIN");
+    harness_resp_free(&r);
+    /* a segment boundary: /docsx is not /docs */
+    h_get(&m, "/docsx", &r);
+    v = harness_resp_header(&r, "Content-Security-Policy");
+    ck_assert_msg(v != NULL && strstr(v, "'nonce-") != NULL, "CSP %s", v != NULL ? v : "");
+    harness_resp_free(&r);
+
+    /* /echo: no CSP, no X-Robots-Tag; the rest of the policy stays */
+    h_get(&m, "/echo", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(harness_resp_header(&r, "Content-Security-Policy"));
+    ck_assert_ptr_null(harness_resp_header(&r, "X-Robots-Tag"));
+    ck_assert_str_eq(harness_resp_header(&r, "X-Content-Type-Options"), "nosniff");
+    ck_assert_ptr_nonnull(harness_resp_header(&r, "Strict-Transport-Security"));
+    harness_resp_free(&r);
+
+    /* a "default" custom header gives way to the app's own value */
+    h_get(&m, "/.well-known/acme-challenge/t", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(harness_resp_header(&r, "Cache-Control"), "no-cache");
+    ck_assert_uint_eq(harness_resp_header_count(&r, "Cache-Control"), 1);
+    harness_resp_free(&r);
 }
 END_TEST
 
@@ -390,6 +481,7 @@ int main(void)
     tcase_add_test(app, test_strict_profile);
     tcase_add_test(app, test_cookies);
     tcase_add_test(app, test_cookies_off);
+    tcase_add_test(app, test_overrides_custom);
     tcase_add_test(own, test_moat_errors);
     tcase_add_test(own, test_check_config_lint);
     suite_add_tcase(s, app);

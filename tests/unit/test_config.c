@@ -14,6 +14,8 @@
 #include "moat/log.h"
 #include "test_config_util.h"
 
+#define MOAT_TEST_N_KEYS 93 /* keys in the table (and in conf/moat.conf) */
+
 START_TEST(test_defaults)
 {
     struct moat_config cfg;
@@ -80,11 +82,20 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.shutdown.window_ms, 60000);
     ck_assert_uint_eq(cfg.shutdown.cooldown_ms, 30000);
     ck_assert_uint_eq(cfg.shutdown.max_cooldown_ms, 3600000);
+    ck_assert_str_eq(cfg.http.listen.tcp.host, "0.0.0.0");
+    ck_assert_uint_eq(cfg.http.listen.tcp.port, 8080);
+    ck_assert_str_eq(cfg.http.canonical_host, "");
+    ck_assert_uint_eq(cfg.http.redirect_port, 0);
+    ck_assert_str_eq(cfg.http.redirect_code, "308");
+    ck_assert_uint_eq(cfg.http.wrong_host_status, 421);
+    ck_assert_str_eq(cfg.http.proxy_paths, "/.well-known/acme-challenge/*");
+    ck_assert_str_eq(cfg.http.health_paths, "/healthz");
+    ck_assert_uint_eq(cfg.http.max_connections, 256);
     for (i = 0; i < MOAT_CFG_MAX_KEYS; i++) {
-        if (i != 9) /* tls.dev came from --dev */
+        if ((int)i != moat_config_key_index("tls", "dev")) /* tls.dev came from --dev */
             ck_assert_uint_eq(cfg.sources[i].origin, MOAT_CFG_FROM_DEFAULT);
     }
-    ck_assert_uint_eq(cfg.sources[9].origin, MOAT_CFG_FROM_FLAG);
+    ck_assert_uint_eq(cfg.sources[moat_config_key_index("tls", "dev")].origin, MOAT_CFG_FROM_FLAG);
 }
 END_TEST
 
@@ -199,7 +210,8 @@ START_TEST(test_file_values)
     ck_assert_int_eq(cfg.log.level, MOAT_LOG_WARN);
     ck_assert_uint_eq(cfg.sources[0].origin, MOAT_CFG_FROM_FILE);
     ck_assert_uint_eq(cfg.sources[0].line, 2);
-    ck_assert_uint_eq(cfg.sources[8].line, 7); /* tls.priority starts on line 7 */
+    /* tls.priority starts on line 7 */
+    ck_assert_uint_eq(cfg.sources[moat_config_key_index("tls", "priority")].line, 7);
 }
 END_TEST
 
@@ -530,11 +542,14 @@ START_TEST(test_shipped_conf)
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
     ck_assert_msg(load(args + 1, env_def, &def, &cli, err, sizeof err) == 0, "err: %s", err);
     /* every key is in the file (tls.dev then comes from --dev), with its default value */
-    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 81; i++) {
-        if (i != 9)
+    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < MOAT_TEST_N_KEYS; i++) {
+        if ((int)i != moat_config_key_index("tls", "dev"))
             ck_assert_msg(cfg.sources[i].origin == MOAT_CFG_FROM_FILE, "key %zu not in file", i);
     }
-    ck_assert_uint_eq(cfg.sources[81].line, 0);
+    ck_assert_uint_eq(cfg.sources[MOAT_TEST_N_KEYS].line, 0);
+    /* [http] comes right after [server] */
+    ck_assert_int_eq(moat_config_key_index("http", "listen"),
+                     moat_config_key_index("server", "state_dir") + 1);
     memcpy(def.source_file, cfg.source_file, sizeof def.source_file);
     memcpy(def.sources, cfg.sources, sizeof def.sources);
     ck_assert_msg(memcmp(&cfg, &def, sizeof cfg) == 0, "shipped values differ from defaults");

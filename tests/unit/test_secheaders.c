@@ -456,6 +456,45 @@ START_TEST(test_deep_paths)
 }
 END_TEST
 
+/* The per-path choice on its own: which scope (1 = /docs/api, 2 = /docs,
+ * 3 = /admin, 0 = base) governs each path. */
+struct scope_case {
+    const char *path; /* raw request target */
+    size_t scope;     /* expected scope */
+};
+
+static const struct scope_case scope_cases[] = {
+    {"/", 0},
+    {"/docs", 2},
+    {"/docs/", 2},
+    {"/docs/intro?x=/docs/api", 2},
+    {"/docs/api", 1},
+    {"/docs/api/v2/x", 1},
+    {"/docsx", 0},
+    {"/doc", 0},
+    {"//docs//api", 1},
+    {"/%64ocs/api", 1},
+    {"/docs%2fapi", 1},
+    {"/x/../docs", 2},
+    {"/docs/api/..", 2},
+    {"/admin/", 3},
+    {"/ADMIN", 0},
+    {"", 0},
+    {"*", 0},
+};
+
+START_TEST(test_scope_for)
+{
+    const struct scope_case *c = &scope_cases[_i];
+    struct moat_secheaders pol;
+
+    build(&pol, POL_OVR);
+    ck_assert_msg(moat_secheaders_scope_for(&pol, c->path, strlen(c->path)) == c->scope,
+                  "%s: scope %zu, want %zu", c->path,
+                  moat_secheaders_scope_for(&pol, c->path, strlen(c->path)), c->scope);
+}
+END_TEST
+
 /* --- HSTS ------------------------------------------------------------------------------------ */
 
 struct hsts_case {
@@ -575,6 +614,7 @@ int main(void)
     tcase_add_loop_test(tc, test_apply_table, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_loop_test(tc, test_apply_caps, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_deep_paths);
+    tcase_add_loop_test(tc, test_scope_for, 0, sizeof(scope_cases) / sizeof(scope_cases[0]));
     tcase_add_loop_test(tc, test_hsts_build, 0, sizeof(hsts_cases) / sizeof(hsts_cases[0]));
     tcase_add_test(tc, test_hsts_only_https);
     tcase_add_test(tc, test_wants_nonce);

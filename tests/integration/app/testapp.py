@@ -132,3 +132,24 @@ def sech_cookies():
     resp.headers.add("Set-Cookie", "done=1; Secure; HttpOnly; SameSite=Lax")
     resp.headers.add("Set-Cookie", "nameless-secret-value; Path=/")
     return resp
+
+
+@app.route("/.well-known/acme-challenge/<token>")
+def acme_challenge(token):
+    # An ACME http-01 answer (test_redirect.c). It also sends headers the plain-HTTP
+    # relay must not pass on (HSTS over http, cookies, leaky ones).
+    body = "%s.thumbprint host=%s proto=%s\n" % (
+        token, request.headers.get("Host", ""), request.headers.get("X-Forwarded-Proto", ""))
+    resp = Response(body, mimetype="text/plain")
+    resp.headers["Strict-Transport-Security"] = "max-age=31536000"
+    resp.headers["X-Powered-By"] = "Flask"
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers.add("Set-Cookie", "acme=1; Path=/")
+    return resp
+
+
+@app.route("/docs/<path:rest>")
+def docs(rest):
+    # A page under /docs/ for per-path header overrides (test_headers.c).
+    return Response("<!doctype html><title>docs</title><p>%s</p>\n" % len(rest),
+                    mimetype="text/html")
