@@ -280,20 +280,36 @@ static int srv_tls_finished(gnutls_session_t session, unsigned int htype, unsign
     return 0;
 }
 
-/* Watches the connection's handshake (from the STARTED notification, after
- * gnutls_init and before the handshake). A connection that closes before the
- * hook fired counts as a failed handshake (srv_notify_conn). */
-static void srv_tls_watch(struct MHD_Connection *conn, struct conn_ctx *cc)
+/* Sets up the connection's TLS session (from the STARTED notification, after
+ * gnutls_init and before the handshake): the handshake hook (a connection that
+ * closes before it fired counts as a failed handshake, srv_notify_conn),
+ * session tickets, and the client certificate request. Tickets need no
+ * session cache, so the cache pointer stays free for the hook. */
+static void srv_tls_watch(struct moat_server *srv, struct MHD_Connection *conn, struct conn_ctx *cc)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t session = ci != NULL ? (gnutls_session_t)ci->tls_session : NULL;
+    int ret;
 
     if (session == NULL)
         return;
     gnutls_db_set_ptr(session, cc);
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
                                        srv_tls_finished);
+    ret = moat_tlsticket_apply(srv->tls_opts.tickets, session);
+    if (ret < 0)
+        moat_log(MOAT_LOG_WARN, "tls_tickets_failed", "cannot enable session tickets: %s",
+                 gnutls_strerror(ret));
+    if (srv->tls_opts.client_auth != MOAT_TLS_CLIENT_AUTH_OFF) {
+        /* Checked in the handshake against tls.client_ca: a certificate that
+         * does not verify fails it; none at all fails it only when required. */
+        gnutls_certificate_server_set_request(session, srv->tls_opts.client_auth ==
+                                                               MOAT_TLS_CLIENT_AUTH_REQUIRED
+                                                           ? GNUTLS_CERT_REQUIRE
+                                                           : GNUTLS_CERT_REQUEST);
+        gnutls_session_set_verify_cert(session, NULL, 0);
+    }
 }
 
 /* Backstop at a request head, should the hook not have fired: the handshake
@@ -565,7 +581,7 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
         if (cc == NULL)
             return;
         cc->metrics = srv->metrics;
-        srv_tls_watch(conn, cc);
+        srv_tls_watch(srv, conn, cc);
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         cc->family = srv_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, cc->addr);
         if (moat_connlimit_add(srv->climit, cc->family, cc->addr) != 0)

@@ -22,6 +22,7 @@
 #include "moat/secheaders.h"
 #include "moat/server.h"
 #include "moat/tlsstore.h"
+#include "moat/tlsticket.h"
 #include "moat/upstream.h"
 
 /* One client connection (MHD socket context). */
@@ -97,6 +98,7 @@ struct moat_server {
     atomic_uint_fast64_t rid_counter;                       /* request ids and nonces issued */
     const struct moat_secheaders *sech;       /* header policy (borrowed), NULL = none */
     const struct moat_cookie_policy *cookies; /* cookie hardening (borrowed), NULL = off */
+    struct moat_server_tls tls_opts;          /* tickets, client certificates (borrowed parts) */
 };
 
 /* libmicrohttpd callbacks (server.c). cls is the server, except for

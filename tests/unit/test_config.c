@@ -34,12 +34,17 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.server.state_dir, "");
     ck_assert_str_eq(cfg.tls.cert_file, "");
     ck_assert_str_eq(cfg.tls.key_file, "");
-    ck_assert_str_eq(cfg.tls.priority,
-                     "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"
-                     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:"
-                     "+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
-                     "+GROUP-SECP384R1:%SERVER_PRECEDENCE");
+    ck_assert_str_eq(cfg.tls.priority, ""); /* the profile's */
     ck_assert_int_eq(cfg.tls.dev, 1);
+    ck_assert_str_eq(cfg.tls.profile, "intermediate");
+    ck_assert_str_eq(cfg.tls.extra_certs, "");
+    ck_assert_uint_eq(cfg.tls.watch_interval_ms, 5000);
+    ck_assert_int_eq(cfg.tls.session_tickets, 1);
+    ck_assert_uint_eq(cfg.tls.ticket_rotation_ms, 3600000);
+    ck_assert_uint_eq(cfg.tls.expiry_warn_days, 14);
+    ck_assert_str_eq(cfg.tls.client_ca, "");
+    ck_assert_str_eq(cfg.tls.client_auth, "off");
+    ck_assert_str_eq(cfg.tls.client_subject_header, "X-Client-Subject");
     ck_assert_str_eq(cfg.upstream.url, "http://127.0.0.1:8000");
     ck_assert_int_eq(cfg.upstream.addr.kind, MOAT_UPSTREAM_TCP);
     ck_assert_str_eq(cfg.upstream.addr.host, "127.0.0.1");
@@ -489,11 +494,11 @@ START_TEST(test_shipped_conf)
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
     ck_assert_msg(load(args + 1, env_def, &def, &cli, err, sizeof err) == 0, "err: %s", err);
     /* every key is in the file (tls.dev then comes from --dev), with its default value */
-    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 67; i++) {
+    for (i = 0; i < MOAT_CFG_MAX_KEYS && i < 76; i++) {
         if (i != 9)
             ck_assert_msg(cfg.sources[i].origin == MOAT_CFG_FROM_FILE, "key %zu not in file", i);
     }
-    ck_assert_uint_eq(cfg.sources[67].line, 0);
+    ck_assert_uint_eq(cfg.sources[76].line, 0);
     memcpy(def.source_file, cfg.source_file, sizeof def.source_file);
     memcpy(def.sources, cfg.sources, sizeof def.sources);
     ck_assert_msg(memcmp(&cfg, &def, sizeof cfg) == 0, "shipped values differ from defaults");
@@ -554,7 +559,8 @@ START_TEST(test_print)
     ck_assert(strstr(out, "trusted_proxies = 10.0.0.0/8, fd00::/8  # from: env") != NULL);
     ck_assert(strstr(out, "cert_file =   # from: default\n") != NULL);
     ck_assert(strstr(out, "[tls]\n") != NULL && strstr(out, "[log]\nlevel = info") != NULL);
-    ck_assert(strstr(out, "+GROUP-SECP384R1:%SERVER_PRECEDENCE") != NULL);
+    ck_assert(strstr(out, "profile = intermediate  # from: default\n") != NULL);
+    ck_assert(strstr(out, "client_auth = off  # from: default\n") != NULL);
     /* the output is itself a valid config file giving the same configuration */
     snprintf(opt, sizeof opt, "--config=%s", path);
     ck_assert_msg(load(args2, env2, &again, &cli, err, sizeof err) == 0, "err: %s", err);
