@@ -36,6 +36,9 @@ struct conn_ctx {
     uint64_t head_deadline_ms;    /* request head must be complete by then, 0 = none */
     struct moat_metrics *metrics; /* the server's registry (borrowed), for the TLS hook */
     int tls_counted;              /* the handshake was counted (worker thread only) */
+    int client_auth;              /* enum moat_tls_client_auth for this connection */
+    int dn_done;                  /* client_dn was looked up (worker thread only) */
+    char *client_dn;              /* verified client subject, header-safe (owned), or NULL */
 };
 
 enum req_state {

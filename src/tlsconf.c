@@ -237,6 +237,41 @@ out:
     return m;
 }
 
+int moat_tls_dn_header_value(const char *dn, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, o = 0;
+    unsigned char c;
+    int rc = -1;
+
+    if (cap == 0)
+        goto out;
+    out[0] = '\0';
+    if (dn == NULL || dn[0] == '\0')
+        goto out;
+    for (i = 0; dn[i] != '\0'; i++) {
+        c = (unsigned char)dn[i];
+        if (c >= 0x20 && c <= 0x7e) {
+            if (o + 1 >= cap)
+                goto fail;
+            out[o++] = (char)c;
+        } else {
+            if (o + 3 >= cap)
+                goto fail;
+            out[o++] = '\\';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    rc = 0;
+    goto out;
+fail:
+    out[0] = '\0';
+out:
+    return rc;
+}
+
 long moat_tls_days_left(time_t not_after, time_t now)
 {
     long long d = (long long)not_after - (long long)now;

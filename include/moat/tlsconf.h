@@ -71,6 +71,13 @@ int moat_tls_name_normalise(const char *name, char *out, size_t cap);
  * matches. */
 int moat_tls_name_match(const char *pattern, const char *name);
 
+/* Makes a subject DN (RFC 4514 text, e.g. from GnuTLS) safe for a header
+ * value: bytes outside printable ASCII (0x20..0x7e) become RFC 4514 hex escapes
+ * ("\c3\a4"), which keep the DN's meaning. Writes a NUL-terminated string into
+ * out (cap bytes). Returns 0, or -1 when dn is NULL/empty or the result does
+ * not fit (out is then ""). */
+int moat_tls_dn_header_value(const char *dn, char *out, size_t cap);
+
 /* Whole days from now until not_after, rounded down (negative once expired). */
 long moat_tls_days_left(time_t not_after, time_t now);
 

@@ -264,6 +264,31 @@ START_TEST(test_expiry)
 }
 END_TEST
 
+/* ---- client subjects as header values ---- */
+
+START_TEST(test_dn_header_value)
+{
+    char out[32];
+    char small[8];
+
+    ck_assert_int_eq(moat_tls_dn_header_value("CN=alice,O=Acme", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "CN=alice,O=Acme");
+    ck_assert_int_eq(moat_tls_dn_header_value("CN=J\xc3\xa4ger", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "CN=J\\c3\\a4ger");
+    ck_assert_int_eq(moat_tls_dn_header_value("CN=a\r\nX: y", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "CN=a\\0d\\0aX: y");
+    ck_assert_int_eq(moat_tls_dn_header_value("CN=\x7f", out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "CN=\\7f");
+    ck_assert_int_eq(moat_tls_dn_header_value("", out, sizeof(out)), -1);
+    ck_assert_int_eq(moat_tls_dn_header_value(NULL, out, sizeof(out)), -1);
+    ck_assert_int_eq(moat_tls_dn_header_value("CN=1234", small, sizeof(small)), 0);
+    ck_assert_int_eq(moat_tls_dn_header_value("CN=12345", small, sizeof(small)), -1);
+    ck_assert_str_eq(small, "");
+    ck_assert_int_eq(moat_tls_dn_header_value("CN=\xff", small, sizeof(small)), 0);
+    ck_assert_int_eq(moat_tls_dn_header_value("CN=12\xff", small, sizeof(small)), -1);
+}
+END_TEST
+
 /* ---- the file watch ---- */
 
 static void put(const char *path, const char *text)
@@ -397,6 +422,7 @@ int main(void)
     tcase_add_test(tc, test_profiles);
     tcase_add_test(tc, test_client_auth);
     tcase_add_loop_test(tc, test_expiry, 0, sizeof expiry_cases / sizeof expiry_cases[0]);
+    tcase_add_test(tc, test_dn_header_value);
     tcase_add_test(tc, test_watch_kubernetes_swap);
     tcase_add_test(tc, test_watch_state);
     tcase_add_test(tc, test_ticket_schedule);
