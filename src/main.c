@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -654,6 +655,21 @@ static void lint_print(void *arg, const char *code, const char *where, const cha
         fprintf(stderr, "moat: warning: %s (%s)\n", msg, code);
 }
 
+/* --check-config: warns about TLS settings that are valid but probably not meant. */
+static void tls_lint(const struct moat_config *cfg)
+{
+    if (cfg->tls.priority[0] != '\0' && strcasecmp(cfg->tls.profile, "intermediate") != 0)
+        lint_print(NULL, "tls_profile_ignored", "",
+                   "tls.priority is set, so tls.profile is ignored");
+    if (cfg->tls.client_ca[0] != '\0' && strcasecmp(cfg->tls.client_auth, "off") == 0)
+        lint_print(NULL, "tls_client_ca_unused", "",
+                   "tls.client_ca is set but tls.client_auth is off: no client certificate is "
+                   "asked for");
+    if (!cfg->tls.session_tickets)
+        lint_print(NULL, "tls_tickets_off", "",
+                   "tls.session_tickets is off: every connection makes a full handshake");
+}
+
 int main(int argc, char **argv)
 {
     static struct moat_runtime rt; /* large: keep it off the stack */
@@ -717,6 +733,7 @@ int main(int argc, char **argv)
             return EXIT_CONFIG;
         }
         moat_secheaders_lint(&rt.sech, lint_print, NULL);
+        tls_lint(&rt.cfg);
         fprintf(stderr, "moat: configuration OK\n");
         return EXIT_OK;
     }

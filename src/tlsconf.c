@@ -101,31 +101,31 @@ out:
  * Returns the copied length, or -1 when it does not fit. */
 static long trim_copy(const char *s, size_t len, char *out, size_t cap)
 {
+    long rc = -1;
+
     while (len > 0 && (*s == ' ' || *s == '\t')) {
         s++;
         len--;
     }
     while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
         len--;
-    if (len >= cap)
-        return -1;
-    memcpy(out, s, len);
-    out[len] = '\0';
-    return (long)len;
+    if (len < cap) {
+        memcpy(out, s, len);
+        out[len] = '\0';
+        rc = (long)len;
+    }
+    return rc;
 }
 
 /* Checks one path of a pair: absolute, printable, no blanks inside. */
 static int path_ok(const char *p)
 {
     size_t i;
+    int ok = p[0] == '/';
 
-    if (p[0] != '/')
-        return 0;
-    for (i = 0; p[i] != '\0'; i++) {
-        if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] == 0x7f)
-            return 0;
-    }
-    return 1;
+    for (i = 0; ok && p[i] != '\0'; i++)
+        ok = (unsigned char)p[i] >= 0x21 && (unsigned char)p[i] != 0x7f;
+    return ok;
 }
 
 int moat_tls_pairs_parse(const char *list, struct moat_tls_pair *out, size_t max, size_t *n,

@@ -53,10 +53,10 @@ void moat_tlsticket_rotate(struct moat_tlsticket *t, uint64_t now_ms)
 
 int moat_tlsticket_tick(struct moat_tlsticket *t, uint64_t now_ms)
 {
-    int due;
+    int due = 0;
 
     if (t == NULL)
-        return 0;
+        goto out;
     pthread_mutex_lock(&t->lock);
     if (t->next_ms == 0)
         t->next_ms = now_ms + (uint64_t)t->rotation_s * 1000u; /* first tick: schedule */
@@ -64,6 +64,7 @@ int moat_tlsticket_tick(struct moat_tlsticket *t, uint64_t now_ms)
     pthread_mutex_unlock(&t->lock);
     if (due)
         moat_tlsticket_rotate(t, now_ms);
+out:
     return due;
 }
 

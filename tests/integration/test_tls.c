@@ -664,6 +664,28 @@ START_TEST(test_bad_settings)
 }
 END_TEST
 
+/* --check-config warns about TLS settings that are valid but probably not meant. */
+START_TEST(test_lint)
+{
+    const char *env[] = {"MOAT_TLS_PROFILE=modern", "MOAT_TLS_PRIORITY=NORMAL",
+                         "MOAT_TLS_CLIENT_CA=/nonexistent/ca.pem", NULL};
+    const char *argv[] = {harness_moat_bin(),
+                          "--check-config",
+                          "--cert",
+                          harness_cert(),
+                          "--key",
+                          harness_key(),
+                          NULL};
+    char *err = NULL;
+
+    ck_assert_int_eq(harness_run(argv, env, 20000, NULL, &err), 0);
+    ck_assert_msg(err != NULL && strstr(err, "tls_profile_ignored") != NULL &&
+                      strstr(err, "tls_client_ca_unused") != NULL,
+                  "%s", err != NULL ? err : "");
+    free(err);
+}
+END_TEST
+
 /* ------------------------------------------------------------ mTLS */
 
 struct mtls_case {
@@ -805,6 +827,7 @@ int main(void)
     tcase_add_test(resume, test_resumption_off);
     tcase_add_loop_test(prof, test_profiles, 0, sizeof(profile_cases) / sizeof(profile_cases[0]));
     tcase_add_loop_test(prof, test_bad_settings, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
+    tcase_add_test(prof, test_lint);
     tcase_add_loop_test(mtls, test_mtls, 0, sizeof(mtls_cases) / sizeof(mtls_cases[0]));
     tcase_add_test(scan, test_testssl);
     suite_add_tcase(s, reload);
