@@ -259,7 +259,7 @@ static int tls_prepare(struct moat_runtime *rt, int load)
             log_cert("tls_certificate", rt->pairs[i].cert, &info);
         }
     }
-    if (load && moat_tlsstore_load_pairs(rt->tls, rt->pairs, rt->n_pairs, err, sizeof(err)) != 0) {
+    if (load && moat_tlsstore_load_pairs(rt->tls, rt->pairs, rt->n_pairs, err, sizeof(err)) < 0) {
         moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "%s", err);
         goto out;
     }

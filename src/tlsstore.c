@@ -262,6 +262,26 @@ out:
     return rc;
 }
 
+/* True when bundles a and b serve the same chains (the keys then match too:
+ * each key was checked against its leaf). */
+static int bundle_same(const struct tlsbundle *a, const struct tlsbundle *b)
+{
+    size_t i;
+    unsigned j;
+    int same = a != NULL && b != NULL && a->n == b->n;
+
+    for (i = 0; same && i < a->n; i++) {
+        same = a->sets[i]->n == b->sets[i]->n;
+        for (j = 0; same && j < a->sets[i]->n; j++) {
+            const gnutls_datum_t *x = &a->sets[i]->pcerts[j].cert;
+            const gnutls_datum_t *y = &b->sets[i]->pcerts[j].cert;
+
+            same = x->size == y->size && memcmp(x->data, y->data, x->size) == 0;
+        }
+    }
+    return same;
+}
+
 int moat_tlsstore_load_pairs(struct moat_tlsstore *st, const struct moat_tls_pair *pairs, size_t n,
                              char *err, size_t errlen)
 {
@@ -290,6 +310,13 @@ int moat_tlsstore_load_pairs(struct moat_tlsstore *st, const struct moat_tls_pai
      * Reloads follow file changes and SIGHUP, a few KiB each: the list stays
      * small for the life of the process. */
     pthread_mutex_lock(&st->lock);
+    if (bundle_same(atomic_load_explicit(&st->cur, memory_order_acquire), b)) {
+        /* Same certificates (a touched file, a SIGHUP without a change):
+         * nothing to publish, nothing retired. */
+        pthread_mutex_unlock(&st->lock);
+        rc = 1;
+        goto out;
+    }
     old = atomic_exchange_explicit(&st->cur, b, memory_order_acq_rel);
     if (old != NULL) {
         old->next = st->retired;

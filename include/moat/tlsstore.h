@@ -31,15 +31,21 @@ struct moat_tlsstore *moat_tlsstore_new(void);
 /* Loads cert_path (PEM chain, leaf first then each issuer, at most 16) and
  * key_path (PEM key, unencrypted) into a new credential set and makes it
  * current; the key must match the leaf. File bytes are wiped after parsing.
- * On failure the current set stays in service and -1 is returned with a
- * message in err. Thread-safe against concurrent handshakes and other loads. */
+ * Returns 0, or 1 when the chain is the one already served (see
+ * moat_tlsstore_load_pairs). On failure the current set stays in service and
+ * -1 is returned with a message in err. Thread-safe against concurrent
+ * handshakes and other loads. */
 int moat_tlsstore_load(struct moat_tlsstore *st, const char *cert_path, const char *key_path,
                        char *err, size_t errlen);
 
 /* Loads n pairs (pairs[0] the default, n <= MOAT_TLS_MAX_PAIRS) as one new
  * bundle and makes it current: all or nothing. Each pair is read as
- * moat_tlsstore_load() reads one. On failure nothing changes and -1 is
- * returned with a message naming the file in err. Thread-safe. */
+ * moat_tlsstore_load() reads one. Returns 0 when the new bundle is served,
+ * 1 when it holds exactly the certificate chains already served (nothing is
+ * published or retired, so a file touched over and over costs no memory), or
+ * -1 with a message naming the file in err (nothing changes). Thread-safe.
+ * Memory: each published bundle retires the previous one (a few KiB per pair)
+ * until moat_tlsstore_free(): handshakes may still point into it. */
 int moat_tlsstore_load_pairs(struct moat_tlsstore *st, const struct moat_tls_pair *pairs, size_t n,
                              char *err, size_t errlen);
 

@@ -387,6 +387,9 @@ START_TEST(test_reload)
     expect_serving("chain.pem");
     ck_assert_int_eq(load(st, "ec2.pem", "ec2.key", err, sizeof(err)), 0);
     expect_serving("ec2.pem");
+    /* the same chain again: nothing published (1), still served */
+    ck_assert_int_eq(load(st, "ec2.pem", "ec2.key", err, sizeof(err)), 1);
+    expect_serving("ec2.pem");
 
     /* Uninstalled: nothing is served; freeing also uninstalls. */
     moat_tlsstore_install(NULL);
