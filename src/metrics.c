@@ -256,6 +256,13 @@ void moat_metrics_shutdown_attempt(struct moat_metrics *m, enum moat_metrics_shu
     count(&m->shutdown[result], 1);
 }
 
+void moat_metrics_tls_resumed(struct moat_metrics *m)
+{
+    if (m == NULL)
+        return;
+    count(&m->tls_resumed, 1);
+}
+
 void moat_metrics_tls_reload(struct moat_metrics *m, int ok)
 {
     if (m == NULL)

@@ -274,6 +274,10 @@ static void render_tls(struct wr *w, struct moat_metrics *m)
               "refused versions or ciphers, certificates the client rejected, clients that sent "
               "nothing or no TLS.",
               get(&m->tls_failed));
+    wr_single(w, "moat_tls_resumptions_total", "counter",
+              "TLS handshakes on the HTTPS listener that resumed a session (by ticket); also "
+              "counted in moat_tls_handshakes_total.",
+              get(&m->tls_resumed));
     wr_family(w, "moat_tls_reload_total", "counter",
               "Reloads of the served certificates (SIGHUP or a file change), by result; on "
               "failure the previous certificates stay in service.");

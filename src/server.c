@@ -288,6 +288,8 @@ static int srv_tls_finished(gnutls_session_t session, unsigned int htype, unsign
     cc->tls_counted = 1;
     moat_metrics_tls_handshake(cc->metrics,
                                gnutls_protocol_get_name(gnutls_protocol_get_version(session)), 1);
+    if (gnutls_session_is_resumed(session))
+        moat_metrics_tls_resumed(cc->metrics);
     return 0;
 }
 

@@ -542,6 +542,9 @@ START_TEST(test_resumption)
         SSL_SESSION_free(sess);
         sess = NULL;
     }
+    ck_assert_int_eq(metric(&m, "moat_tls_resumptions_total"), 2);
+    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 2);
+    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.2\"}"), 2);
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
 }
 END_TEST
@@ -588,6 +591,7 @@ START_TEST(test_resumption_off)
     o.session = sess;
     ck_assert_int_eq(get_with(&m, &o, NULL, &reused), 200);
     ck_assert_int_eq(reused, 0);
+    ck_assert_int_eq(metric(&m, "moat_tls_resumptions_total"), 0);
     SSL_SESSION_free(sess);
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
 }
