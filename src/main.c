@@ -44,8 +44,9 @@ enum {
     EXIT_RUNTIME = 3, /* failure while running */
 };
 
-#define TICK_NS (100 * 1000 * 1000)           /* main loop period */
-#define HEALTHCHECK_MS 5000                   /* `moat healthcheck`: the whole exchange */
+#define TICK_NS (100 * 1000 * 1000) /* main loop period */
+#define HEALTHCHECK_MS 5000         /* `moat healthcheck`: the whole exchange */
+
 #define EXPIRY_CHECK_MS (24ULL * 3600 * 1000) /* expiry warnings: daily besides (re)loads */
 #define CLIENT_CA_MAX (4 * 1024 * 1024)       /* largest tls.client_ca bundle read */
 
@@ -57,6 +58,15 @@ struct moat_runtime {
     char key_path[MOAT_CFG_PATH];  /* its key */
     char dev_dir[MOAT_CFG_PATH];   /* --dev: state directory holding the generated pair, else "" */
     struct moat_tlsstore *tls;     /* credentials for the cert callback */
+    struct moat_upstream *up;      /* upstream addresses and connection count */
+    struct moat_server *srv;       /* HTTPS listener (with its proxy engines) */
+    struct moat_metrics *metrics;  /* the registry every listener records in */
+    struct moat_admin *admin;      /* admin listener (metrics, probes), NULL when off */
+    struct moat_secheaders sech;   /* security-header policy (immutable after start-up) */
+    struct moat_cookie_policy cookies; /* cookie hardening (immutable after start-up) */
+    double start_time;                 /* wall-clock start, seconds since the epoch */
+
+    /* TLS operations: served pairs, reload polling, tickets, client CA. */
     struct moat_tls_pair pairs[MOAT_TLS_MAX_PAIRS]; /* served pairs, [0] the default */
     size_t n_pairs;                                 /* entries in pairs */
     time_t not_after[MOAT_TLS_MAX_PAIRS];           /* expiry of each served leaf */
@@ -66,13 +76,6 @@ struct moat_runtime {
     struct moat_tlsticket *tickets;                 /* session-ticket key, NULL = off */
     char *client_ca;                                /* tls.client_ca PEM text (owned), or NULL */
     size_t client_ca_cap;                           /* bytes allocated for client_ca */
-    struct moat_upstream *up;                       /* upstream addresses and connection count */
-    struct moat_server *srv;                        /* HTTPS listener (with its proxy engines) */
-    struct moat_metrics *metrics;                   /* the registry every listener records in */
-    struct moat_admin *admin;          /* admin listener (metrics, probes), NULL when off */
-    struct moat_secheaders sech;       /* security-header policy (immutable after start-up) */
-    struct moat_cookie_policy cookies; /* cookie hardening (immutable after start-up) */
-    double start_time;                 /* wall-clock start, seconds since the epoch */
 };
 
 extern char **environ;

@@ -52,13 +52,14 @@ struct moat_metrics {
     mx_counter redirects[MX_REDIRECTS];             /* moat_redirects_total */
     mx_counter tls_ok[MX_TLSVER];                   /* moat_tls_handshakes_total */
     mx_counter tls_failed;                          /* moat_tls_handshake_failures_total */
-    mx_counter tls_resumed;                         /* moat_tls_resumptions_total */
-    mx_counter tls_reload[2];         /* moat_tls_reload_total: [0] failure, [1] success */
-    mx_counter cookies;               /* moat_cookies_hardened_total */
-    mx_counter shutdown[MX_SHUTDOWN]; /* moat_emergency_shutdown_attempts_total */
-    pthread_mutex_t cert_lock;        /* guards n_certs and certs */
-    unsigned n_certs;                 /* slots used in certs */
-    struct mx_cert certs[MOAT_METRICS_MAX_CERTS]; /* sorted by name */
+    mx_counter cookies;                             /* moat_cookies_hardened_total */
+    mx_counter shutdown[MX_SHUTDOWN];               /* moat_emergency_shutdown_attempts_total */
+    pthread_mutex_t cert_lock;                      /* guards n_certs and certs */
+    unsigned n_certs;                               /* slots used in certs */
+    struct mx_cert certs[MOAT_METRICS_MAX_CERTS];   /* sorted by name */
+
+    mx_counter tls_resumed;   /* moat_tls_resumptions_total */
+    mx_counter tls_reload[2]; /* moat_tls_reload_total: [0] failure, [1] success */
 };
 
 /* Label tables (defined in metrics.c; index = storage index). */

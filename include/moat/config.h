@@ -86,11 +86,13 @@ struct moat_config {
     } server;
 
     struct {
-        char cert_file[MOAT_CFG_PATH];    /* tls.cert_file, PEM chain */
-        char key_file[MOAT_CFG_PATH];     /* tls.key_file, PEM private key (ECDSA or RSA) */
-        char priority[MOAT_CFG_PATH];     /* tls.priority, custom GnuTLS priority, "" = profile's */
-        int dev;                          /* tls.dev: generate/reuse a localhost cert */
-        char profile[32];                 /* tls.profile: intermediate | modern (tlsconf.h) */
+        char cert_file[MOAT_CFG_PATH]; /* tls.cert_file, PEM chain */
+        char key_file[MOAT_CFG_PATH];  /* tls.key_file, PEM private key (ECDSA or RSA) */
+        char priority[MOAT_CFG_PATH];  /* tls.priority, GnuTLS priority string, "" = profile's */
+        int dev;                       /* tls.dev: generate/reuse a localhost cert */
+
+        /* TLS operations (tlsconf.h). */
+        char profile[32];                 /* tls.profile: intermediate | modern */
         char extra_certs[MOAT_CFG_VALUE]; /* tls.extra_certs: "CERT:KEY, ..." for SNI, "" = none */
         unsigned watch_interval_ms;       /* tls.watch_interval: file polling period, 0 = off */
         int session_tickets;              /* tls.session_tickets: resumption by tickets */
