@@ -786,9 +786,25 @@ START_TEST(test_testssl)
     char url[64], json[H_PATH], script[H_PATH];
     char *out = NULL, *err = NULL;
     struct h_moat m;
-    int rc;
-    const char *scan[] = {"/usr/bin/testssl", "--quiet", "--color", "0",  "--nodns", "none",
-                          "--warnings",       "off",     "-oj",     json, url,       NULL};
+    int rc, attempt;
+    const char *scan[] = {"/usr/bin/testssl",
+                          "-p",
+                          "-s",
+                          "-f",
+                          "-P",
+                          "-U",
+                          "-E",
+                          "--quiet",
+                          "--color",
+                          "0",
+                          "--nodns",
+                          "none",
+                          "--warnings",
+                          "off",
+                          "-oj",
+                          json,
+                          url,
+                          NULL};
     const char *check[] = {"/usr/bin/python3", script, json, NULL};
 
     if (access("/usr/bin/testssl", X_OK) != 0)
@@ -797,12 +813,23 @@ START_TEST(test_testssl)
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/", m.port);
     harness_path(json, sizeof(json), "testssl.json");
     snprintf(script, sizeof(script), "%s/tests/integration/testssl_check.py", harness_source_dir());
-    rc = harness_run(scan, NULL, 240000, &out, &err);
-    ck_assert_msg(rc >= 0, "testssl timed out");
-    free(out);
-    free(err);
-    out = err = NULL;
-    rc = harness_run(check, NULL, 20000, &out, &err);
+    /* testssl's own connections may fail on a loaded machine (exit 3 of the checker: only
+     * "connect problem" warnings): one more scan then, never a pass without a clean one. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        unlink(json); /* testssl refuses to overwrite a report */
+        rc = harness_run(scan, NULL, 240000, &out, &err);
+        ck_assert_msg(rc >= 0, "testssl timed out");
+        free(out);
+        free(err);
+        out = err = NULL;
+        rc = harness_run(check, NULL, 20000, &out, &err);
+        if (rc != 3)
+            break;
+        harness_log("testssl scan inconclusive, scanning again:\n%s", out != NULL ? out : "");
+        free(out);
+        free(err);
+        out = err = NULL;
+    }
     ck_assert_msg(rc == 0, "testssl findings:\n%s%s", out != NULL ? out : "",
                   err != NULL ? err : "");
     free(out);

@@ -14,6 +14,11 @@ What must hold:
     are properties of the certificate an operator installs, not of moat's TLS; they are
     ignored here (and only these ids). Tool-level notes in TOOL_IDS (the local openssl
     lacking GOST engines) are ignored too.
+
+Exit status: 0 clean; 1 problems (one line each); 2 usage; 3 inconclusive: the only problems
+are WARN findings saying a check could not connect (testssl's own connection failed, e.g. on a
+loaded machine under a sanitizer build), which says nothing about moat's TLS; the caller may scan
+again.
 """
 import json
 import re
@@ -34,6 +39,12 @@ CERT_IDS = {
     "DNS_CAArecord",              # --nodns none
 }
 TOOL_IDS = {"engine_problem"}
+# The vulnerability checks that must have run (a scan that skipped them proves nothing).
+REQUIRED_IDS = {
+    "heartbleed", "CCS", "ticketbleed", "ROBOT", "secure_renego", "secure_client_renego",
+    "CRIME_TLS", "POODLE_SSL", "fallback_SCSV", "SWEET32", "FREAK", "DROWN", "LOGJAM", "BEAST",
+    "LUCKY13", "RC4", "PFS",
+}
 BAD = {"LOW", "MEDIUM", "HIGH", "CRITICAL", "WARN", "FATAL"}
 AEAD = re.compile(r"_(GCM|CCM|CCM_8|CHACHA20_POLY1305)(_|$)")
 
@@ -56,6 +67,8 @@ def main(argv):
     def finding(i):
         return " ".join(f.get("finding", "") for f in by_id.get(i, []))
 
+    for i in sorted(REQUIRED_IDS - set(by_id)):
+        problems.append(f"{i}: check missing from the report")
     if "scanProblem" in by_id:
         problems.append("testssl reported a scan problem: " + finding("scanProblem"))
     for proto in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
@@ -79,14 +92,22 @@ def main(argv):
         ephemeral = tls13 or name.startswith(("TLS_ECDHE_", "TLS_DHE_"))
         if not AEAD.search(name) or not ephemeral:
             problems.append(f"cipher suite without AEAD or forward secrecy offered: {text}")
+    inconclusive = []
     for f in data:
         fid = f.get("id", "")
         sev = f.get("severity", "")
-        if sev in BAD and fid not in CERT_IDS and fid not in TOOL_IDS:
-            problems.append(f"{fid} [{sev}]: {f.get('finding', '')}")
-    for p in problems:
+        text = f.get("finding", "")
+        if sev not in BAD or fid in CERT_IDS or fid in TOOL_IDS:
+            continue
+        if sev == "WARN" and "connect problem" in text:
+            inconclusive.append(f"{fid} [{sev}]: {text}")
+        else:
+            problems.append(f"{fid} [{sev}]: {text}")
+    for p in problems + inconclusive:
         print(p)
-    return 1 if problems else 0
+    if problems:
+        return 1
+    return 3 if inconclusive else 0
 
 
 if __name__ == "__main__":
