@@ -22,6 +22,7 @@
 #include "moat/log.h"
 #include "moat/procstat.h"
 #include "moat/shutdown.h"
+#include "moat/tlsconf.h"
 #include "moat/tlsstore.h"
 #include "moat/upstream.h"
 
@@ -465,8 +466,9 @@ int moat_admin_start(struct moat_admin *adm, char *err, size_t errlen)
             ADM_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT, ADM_IDLE_S,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADM_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
             adm_completed, adm, MHD_OPTION_NOTIFY_CONNECTION, adm_notify, adm,
-            MHD_OPTION_HTTPS_PRIORITIES, cfg->tls.priority, MHD_OPTION_HTTPS_CERT_CALLBACK,
-            moat_tlsstore_retrieve, MHD_OPTION_END);
+            MHD_OPTION_HTTPS_PRIORITIES,
+            moat_tls_priority_effective(cfg->tls.profile, cfg->tls.priority),
+            MHD_OPTION_HTTPS_CERT_CALLBACK, moat_tlsstore_retrieve, MHD_OPTION_END);
     else
         adm->daemon = MHD_start_daemon(
             flags, 0, NULL, NULL, adm_access, adm, MHD_OPTION_EXTERNAL_LOGGER, adm_mhd_log, adm,

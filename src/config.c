@@ -652,6 +652,12 @@ int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, ch
         goto out;
     if (check_cooldowns(cfg, err, errlen) != 0)
         goto out;
+    if (!cli->healthcheck && strcasecmp(cfg->tls.client_auth, "off") != 0 &&
+        cfg->tls.client_ca[0] == '\0') {
+        snprintf(err, errlen, "tls.client_auth = %s needs tls.client_ca (the CA bundle)",
+                 cfg->tls.client_auth);
+        goto out;
+    }
     rc = 0;
 out:
     return rc;

@@ -20,19 +20,17 @@
 #include "moat/secheaders.h"
 #include "moat/shutdown.h"
 #include "moat/token.h"
+#include "moat/tlsconf.h"
 
 #define MS_S UINT64_C(1000)
 #define MS_H UINT64_C(3600000)
 #define KIB UINT64_C(1024)
 #define MIB (UINT64_C(1024) * 1024)
 
-/* The hardened default: TLS 1.2/1.3, AEAD ciphers, ECDHE key exchange, modern groups. */
-#define MOAT_TLS_PRIORITY_DEFAULT                                                                  \
-    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"           \
-    "+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:"   \
-    "+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE"
-
 static int check_priority(const char *value, const char **why);
+static int check_tls_profile(const char *value, const char **why);
+static int check_tls_pairs(const char *value, const char **why);
+static int check_client_auth(const char *value, const char **why);
 static int check_token(const char *value, const char **why);
 static int check_seccomp(const char *value, const char **why);
 static int check_ident(const char *value, const char **why);
@@ -118,12 +116,43 @@ static const struct moat_cfg_key keys[] = {
      .offset = OFF(tls.key_file), .size = SZ(tls.key_file), .def = "", .flag = "key",
      .help = "private key, PEM (required unless --dev)"},
     {.section = "tls", .name = "priority", .type = MOAT_CFG_T_STRING,
-     .offset = OFF(tls.priority), .size = SZ(tls.priority), .def = MOAT_TLS_PRIORITY_DEFAULT,
+     .offset = OFF(tls.priority), .size = SZ(tls.priority), .def = "",
      .check = check_priority,
-     .help = "GnuTLS priority string (default: TLS 1.2/1.3, AEAD, ECDHE only)"},
+     .help = "custom GnuTLS priority string, \"\" = the profile's"},
     {.section = "tls", .name = "dev", .type = MOAT_CFG_T_BOOL,
      .offset = OFF(tls.dev), .def = "false", .flag = "dev",
      .help = "serve a generated localhost certificate (development only)"},
+    {.section = "tls", .name = "extra_certs", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(tls.extra_certs), .size = SZ(tls.extra_certs), .def = "",
+     .check = check_tls_pairs,
+     .help = "more pairs chosen by SNI: CERT:KEY, CERT:KEY (names from the certificates' DNS SANs)"},
+    {.section = "tls", .name = "profile", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(tls.profile), .size = SZ(tls.profile), .def = "intermediate",
+     .check = check_tls_profile,
+     .help = "intermediate (TLS 1.2+1.3, AEAD, ECDHE) or modern (TLS 1.3 only)"},
+    {.section = "tls", .name = "watch_interval", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(tls.watch_interval_ms), .def = "5s", .min = 0, .max = MS_H,
+     .help = "how often to look for changed certificate/key files, 0 = only on SIGHUP"},
+    {.section = "tls", .name = "session_tickets", .type = MOAT_CFG_T_BOOL,
+     .offset = OFF(tls.session_tickets), .def = "true",
+     .help = "resume TLS sessions with tickets (TLS 1.2 and 1.3)"},
+    {.section = "tls", .name = "ticket_key_rotation", .type = MOAT_CFG_T_DURATION,
+     .offset = OFF(tls.ticket_rotation_ms), .def = "1h", .min = 60 * MS_S, .max = 24 * MS_H,
+     .help = "replace the ticket master key this often (also the ticket lifetime)"},
+    {.section = "tls", .name = "expiry_warn_days", .type = MOAT_CFG_T_UINT,
+     .offset = OFF(tls.expiry_warn_days), .def = "14", .min = 0, .max = 3650,
+     .help = "warn when a served certificate expires within this many days, 0 = never"},
+    {.section = "tls", .name = "client_ca", .type = MOAT_CFG_T_PATH,
+     .offset = OFF(tls.client_ca), .size = SZ(tls.client_ca), .def = "",
+     .help = "CA bundle (PEM) that client certificates must chain to"},
+    {.section = "tls", .name = "client_auth", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(tls.client_auth), .size = SZ(tls.client_auth), .def = "off",
+     .check = check_client_auth,
+     .help = "client certificates: off, optional or required (needs tls.client_ca)"},
+    {.section = "tls", .name = "client_subject_header", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(tls.client_subject_header), .size = SZ(tls.client_subject_header),
+     .def = "X-Client-Subject", .check = check_token,
+     .help = "request header carrying a verified client certificate's subject DN"},
 
     {.section = "upstream", .name = "url", .type = MOAT_CFG_T_UPSTREAM,
      .offset = OFF(upstream.addr), .size = SZ(upstream.url), .aux = OFF(upstream.url),
@@ -408,17 +437,56 @@ int moat_cfg_section_known(const char *section)
     return 0;
 }
 
-/* Validates a GnuTLS priority string by compiling it. */
+/* Validates a GnuTLS priority string by compiling it ("" = the profile's). */
 static int check_priority(const char *value, const char **why)
 {
     gnutls_priority_t prio;
     const char *errpos = NULL;
 
+    if (value[0] == '\0')
+        return 0;
     if (gnutls_priority_init(&prio, value, &errpos) < 0) {
         *why = "not a valid GnuTLS priority string";
         return -1;
     }
     gnutls_priority_deinit(prio);
+    return 0;
+}
+
+/* Validates a TLS profile name. */
+static int check_tls_profile(const char *value, const char **why)
+{
+    enum moat_tls_profile p;
+
+    if (moat_tls_profile_parse(value, &p) != 0) {
+        *why = "must be intermediate or modern";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates the tls.extra_certs list syntax (the files are checked at startup). */
+static int check_tls_pairs(const char *value, const char **why)
+{
+    static struct moat_tls_pair pairs[MOAT_TLS_MAX_PAIRS - 1]; /* large: off the stack */
+    size_t n = 0;
+
+    if (moat_tls_pairs_parse(value, pairs, MOAT_TLS_MAX_PAIRS - 1, &n, NULL, 0) != 0) {
+        *why = "must be CERT:KEY pairs of absolute paths separated by commas (at most 15)";
+        return -1;
+    }
+    return 0;
+}
+
+/* Validates a client certificate mode. */
+static int check_client_auth(const char *value, const char **why)
+{
+    enum moat_tls_client_auth a;
+
+    if (moat_tls_client_auth_parse(value, &a) != 0) {
+        *why = "must be off, optional or required";
+        return -1;
+    }
     return 0;
 }
 

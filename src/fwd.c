@@ -109,6 +109,9 @@ static enum disp classify(const struct moat_fwd_input *in, const struct moat_hdr
     if (in->nonce_header != NULL && in->nonce_header[0] != '\0' &&
         moat_hdr_name_is(h, in->nonce_header))
         return DISP_DROP;
+    if (in->client_subject_header != NULL && in->client_subject_header[0] != '\0' &&
+        moat_hdr_name_is(h, in->client_subject_header))
+        return DISP_DROP; /* only moat vouches for a client certificate */
     /* WSGI maps '-' and '_' to the same variable: "X_Forwarded_For" could pose as ours.
      * Dropped like nginx does by default (underscores_in_headers off). */
     if (memchr(h->name, '_', h->name_len) != NULL)
@@ -356,6 +359,10 @@ long moat_fwd_build_head(const struct moat_fwd_input *in, char *out, size_t cap)
     if (in->nonce_header != NULL && in->nonce_header[0] != '\0' && in->nonce != NULL &&
         in->nonce[0] != '\0')
         put_field(&w, in->nonce_header, strlen(in->nonce_header), in->nonce, strlen(in->nonce));
+    if (in->client_subject_header != NULL && in->client_subject_header[0] != '\0' &&
+        in->client_subject != NULL && in->client_subject[0] != '\0')
+        put_field(&w, in->client_subject_header, strlen(in->client_subject_header),
+                  in->client_subject, strlen(in->client_subject));
     put(&w, "\r\n", 2);
     if (!w.failed && w.len <= (size_t)LONG_MAX)
         rc = (long)w.len;

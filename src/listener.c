@@ -123,11 +123,18 @@ static int worker_start_daemon(struct srv_worker *w, char *err, size_t errlen)
     unsigned idle_s = (cfg->limits.client_idle_timeout_ms + 999) / 1000;
     size_t mem = (size_t)cfg->limits.max_header_bytes + cfg->limits.max_uri_bytes + 4096;
     const union MHD_DaemonInfo *di;
+    const char *prio = moat_tls_priority_effective(cfg->tls.profile, cfg->tls.priority);
+    const char *trust =
+        srv->tls_opts.client_auth != MOAT_TLS_CLIENT_AUTH_OFF ? srv->tls_opts.client_ca_pem : NULL;
     struct epoll_event ev;
     int ep = moat_proxy_epoll_fd(w->px);
 
     if (mem < 8192)
         mem = 8192;
+    if (prio == NULL) {
+        snprintf(err, errlen, "tls.profile %s is unknown", cfg->tls.profile);
+        return -1;
+    }
     /* Connection limits are moat's own (connlimit via the accept policy):
      * libmicrohttpd would split its limit between daemons. Its own limit is
      * only a backstop here. */
@@ -138,11 +145,13 @@ static int worker_start_daemon(struct srv_worker *w, char *err, size_t errlen)
         cfg->server.max_connections + 16, MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_URI_LOG_CALLBACK, srv_uri_log, srv,
         MHD_OPTION_NOTIFY_COMPLETED, srv_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        srv_notify_conn, srv, MHD_OPTION_HTTPS_PRIORITIES, cfg->tls.priority,
-        MHD_OPTION_HTTPS_CERT_CALLBACK, moat_tlsstore_retrieve, MHD_OPTION_END);
+        srv_notify_conn, srv, MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CERT_CALLBACK,
+        moat_tlsstore_retrieve, trust != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, trust,
+        MHD_OPTION_END);
     if (w->daemon == NULL) {
         snprintf(err, errlen,
-                 "cannot start the HTTPS listener (check tls.priority and the listen address)");
+                 "cannot start the HTTPS listener (check tls.priority, tls.client_ca and the "
+                 "listen address)");
         return -1;
     }
     di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
@@ -270,6 +279,11 @@ struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_u
 fail:
     moat_server_free(srv);
     return NULL;
+}
+
+void moat_server_set_tls(struct moat_server *srv, const struct moat_server_tls *t)
+{
+    srv->tls_opts = *t;
 }
 
 int moat_server_start(struct moat_server *srv, char *err, size_t errlen)

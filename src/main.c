@@ -13,15 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <gnutls/x509.h>
 
 #include "moat/admin.h"
 #include "moat/cert.h"
 #include "moat/child.h"
 #include "moat/config.h"
 #include "moat/cookie.h"
+#include "moat/fileio.h"
 #include "moat/httpredir.h"
 #include "moat/log.h"
 #include "moat/metrics.h"
@@ -30,7 +34,10 @@
 #include "moat/server.h"
 #include "moat/shutdown.h"
 #include "moat/token.h"
+#include "moat/tlsconf.h"
 #include "moat/tlsstore.h"
+#include "moat/tlsticket.h"
+#include "moat/tlswatch.h"
 #include "moat/upstream.h"
 
 /* Exit codes (documented in --help and the README). */
@@ -43,6 +50,9 @@ enum {
 
 #define TICK_NS (100 * 1000 * 1000) /* main loop period */
 #define HEALTHCHECK_MS 5000         /* `moat healthcheck`: the whole exchange */
+
+#define EXPIRY_CHECK_MS (24ULL * 3600 * 1000) /* expiry warnings: daily besides (re)loads */
+#define CLIENT_CA_MAX (4 * 1024 * 1024)       /* largest tls.client_ca bundle read */
 
 /* The one runtime struct: everything main owns, passed around explicitly. */
 struct moat_runtime {
@@ -65,6 +75,17 @@ struct moat_runtime {
     struct moat_shutdown *sd;          /* the emergency shutdown (disabled without a token) */
     struct moat_sd_target sd_target;   /* shutdown.target, parsed */
     struct moat_child child;           /* the app started after "--" (pid 0 when none) */
+
+    /* TLS operations: served pairs, reload polling, tickets, client CA. */
+    struct moat_tls_pair pairs[MOAT_TLS_MAX_PAIRS]; /* served pairs, [0] the default */
+    size_t n_pairs;                                 /* entries in pairs */
+    time_t not_after[MOAT_TLS_MAX_PAIRS];           /* expiry of each served leaf */
+    struct moat_tlswatch watch;                     /* file change polling */
+    uint64_t next_watch_ms;                         /* next poll (monotonic), 0 = off */
+    uint64_t next_expiry_ms;                        /* next daily expiry check (monotonic) */
+    struct moat_tlsticket *tickets;                 /* session-ticket key, NULL = off */
+    char *client_ca;                                /* tls.client_ca PEM text (owned), or NULL */
+    size_t client_ca_cap;                           /* bytes allocated for client_ca */
 };
 
 extern char **environ;
@@ -135,28 +156,55 @@ static void log_cert(const char *event, const char *path, const struct moat_cert
     moat_logline_end(&l);
 }
 
-/* Publishes the served certificate's expiry as a metric, named by its file
+/* Publishes every served certificate's expiry as a metric, named by its file
  * (the base name when the path is too long for a label). */
-static void cert_expiry_record(struct moat_runtime *rt, const struct moat_cert_info *info)
+static void cert_expiry_record(struct moat_runtime *rt)
 {
-    const char *name = rt->cert_path;
-    const char *slash = strrchr(name, '/');
+    const char *name, *slash;
+    size_t i;
 
-    if (strlen(name) >= MOAT_METRICS_CERT_NAME_MAX && slash != NULL)
-        name = slash + 1;
     moat_metrics_cert_clear(rt->metrics);
-    if (moat_metrics_cert_expiry(rt->metrics, name, (int64_t)info->not_after) != 0)
-        moat_log(MOAT_LOG_WARN, "metrics_cert_name",
-                 "certificate file name too long for the expiry metric");
+    for (i = 0; i < rt->n_pairs; i++) {
+        name = rt->pairs[i].cert;
+        slash = strrchr(name, '/');
+        if (strlen(name) >= MOAT_METRICS_CERT_NAME_MAX && slash != NULL)
+            name = slash + 1;
+        if (moat_metrics_cert_expiry(rt->metrics, name, (int64_t)rt->not_after[i]) != 0)
+            moat_log(MOAT_LOG_WARN, "metrics_cert_name",
+                     "certificate file name too long for the expiry metric");
+    }
 }
 
-/* Resolves, checks and loads the TLS material. Returns 0 or -1 (logged). */
-static int tls_prepare(struct moat_runtime *rt, int load)
+/* Logs tls_certificate_expiring for each served certificate that expires
+ * within tls.expiry_warn_days. */
+static void cert_expiry_warn(const struct moat_runtime *rt)
 {
-    struct moat_cert_info info;
+    struct moat_logline l;
+    time_t now = time(NULL);
+    char when[32];
+    struct tm tm;
+    size_t i;
+
+    for (i = 0; i < rt->n_pairs; i++) {
+        if (!moat_tls_expiry_warn(rt->not_after[i], now, rt->cfg.tls.expiry_warn_days))
+            continue;
+        gmtime_r(&rt->not_after[i], &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        moat_logline_begin(&l, MOAT_LOG_WARN, "tls_certificate_expiring");
+        moat_logline_str(&l, "cert_file", rt->pairs[i].cert);
+        moat_logline_str(&l, "not_after", when);
+        moat_logline_int(&l, "days_left", moat_tls_days_left(rt->not_after[i], now));
+        moat_logline_int(&l, "warn_days", rt->cfg.tls.expiry_warn_days);
+        moat_logline_end(&l);
+    }
+}
+
+/* Fills rt->pairs: the default pair (tls.cert_file/key_file, or the --dev
+ * pair), then tls.extra_certs. Returns 0 or -1 (logged). */
+static int tls_pairs(struct moat_runtime *rt, int *created)
+{
     char dir[MOAT_CFG_PATH];
     char err[512];
-    int created = 0;
     int rc = -1;
 
     if (rt->cfg.tls.dev && rt->cfg.tls.cert_file[0] == '\0') {
@@ -167,7 +215,7 @@ static int tls_prepare(struct moat_runtime *rt, int load)
                      strerror(errno));
             goto out;
         }
-        if (moat_cert_dev_ensure(dir, rt->cert_path, rt->key_path, sizeof(rt->cert_path), &created,
+        if (moat_cert_dev_ensure(dir, rt->cert_path, rt->key_path, sizeof(rt->cert_path), created,
                                  err, sizeof(err)) != 0) {
             moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "%s", err);
             goto out;
@@ -176,30 +224,15 @@ static int tls_prepare(struct moat_runtime *rt, int load)
         snprintf(rt->cert_path, sizeof(rt->cert_path), "%s", rt->cfg.tls.cert_file);
         snprintf(rt->key_path, sizeof(rt->key_path), "%s", rt->cfg.tls.key_file);
     }
-    if (moat_cert_check(rt->cert_path, rt->key_path, time(NULL), &info, err, sizeof(err)) != 0) {
-        moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "%s", err);
+    snprintf(rt->pairs[0].cert, sizeof(rt->pairs[0].cert), "%s", rt->cert_path);
+    snprintf(rt->pairs[0].key, sizeof(rt->pairs[0].key), "%s", rt->key_path);
+    rt->n_pairs = 1;
+    if (moat_tls_pairs_parse(rt->cfg.tls.extra_certs, rt->pairs, MOAT_TLS_MAX_PAIRS, &rt->n_pairs,
+                             err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "tls.extra_certs: %s", err);
         goto out;
     }
-    if (info.key_mode_too_open)
-        moat_log(MOAT_LOG_WARN, "tls_key_permissions",
-                 "private key %s is readable by group or others; chmod 600 it", rt->key_path);
-    if (rt->cfg.tls.dev) {
-        log_cert(created ? "dev_cert_created" : "dev_cert_reused", rt->cert_path, &info);
-        moat_log(MOAT_LOG_INFO, "dev_cert_trust",
-                 "development certificate sha256 %s; to trust it: "
-                 "cp %s /usr/local/share/ca-certificates/moat-dev.crt && update-ca-certificates "
-                 "(or curl --cacert %s)",
-                 info.sha256, rt->cert_path, rt->cert_path);
-    } else {
-        log_cert("tls_certificate", rt->cert_path, &info);
-    }
-    if (load && moat_tlsstore_load(rt->tls, rt->cert_path, rt->key_path, err, sizeof(err)) != 0) {
-        moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "%s", err);
-        goto out;
-    }
-    if (load)
-        cert_expiry_record(rt, &info);
-    rt->cert = info;
+
     rc = 0;
 out:
     return rc;
@@ -258,19 +291,176 @@ static int http_check(struct moat_runtime *rt, char *err, size_t errlen)
     return moat_httpredir_policy_build(&rt->cfg, names, rt->cert.n_names, &pol, err, errlen);
 }
 
-/* SIGHUP: load the certificate again; on failure the old one stays in service. */
-static void tls_reload(struct moat_runtime *rt)
+/* Resolves, checks and (load != 0) loads every pair as one unit. Returns 0
+ * or -1 (logged; with load, the pairs in service stay). */
+static int tls_prepare(struct moat_runtime *rt, int load)
 {
+    struct moat_cert_info info, first;
+    time_t not_after[MOAT_TLS_MAX_PAIRS];
+    char err[512];
+    int created = 0;
+    size_t i;
+    int rc = -1;
+
+    memset(&first, 0, sizeof(first));
+    if (tls_pairs(rt, &created) != 0)
+        goto out;
+    for (i = 0; i < rt->n_pairs; i++) {
+        if (moat_cert_check(rt->pairs[i].cert, rt->pairs[i].key, time(NULL), &info, err,
+                            sizeof(err)) != 0) {
+            moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "%s", err);
+            goto out;
+        }
+        not_after[i] = info.not_after;
+        if (i == 0)
+            first = info; /* the default pair: its names feed the plain-HTTP listener */
+        if (info.key_mode_too_open)
+            moat_log(MOAT_LOG_WARN, "tls_key_permissions",
+                     "private key %s is readable by group or others; chmod 600 it",
+                     rt->pairs[i].key);
+        if (i == 0 && rt->cfg.tls.dev) {
+            log_cert(created ? "dev_cert_created" : "dev_cert_reused", rt->cert_path, &info);
+            moat_log(MOAT_LOG_INFO, "dev_cert_trust",
+                     "development certificate sha256 %s; to trust it: "
+                     "cp %s /usr/local/share/ca-certificates/moat-dev.crt && "
+                     "update-ca-certificates (or curl --cacert %s)",
+                     info.sha256, rt->cert_path, rt->cert_path);
+        } else {
+            log_cert("tls_certificate", rt->pairs[i].cert, &info);
+        }
+    }
+    if (load && moat_tlsstore_load_pairs(rt->tls, rt->pairs, rt->n_pairs, err, sizeof(err)) < 0) {
+        moat_log(MOAT_LOG_ERROR, "tls_material_invalid", "%s", err);
+        goto out;
+    }
+    if (load) {
+        memcpy(rt->not_after, not_after, sizeof(not_after));
+        cert_expiry_record(rt);
+        cert_expiry_warn(rt);
+    }
+    rt->cert = first;
+    rc = 0;
+out:
+    return rc;
+}
+
+/* SIGHUP or a file change: load every pair again; on failure the old ones
+ * stay in service. Counted in moat_tls_reload_total. */
+static void tls_reload(struct moat_runtime *rt, const char *trigger)
+{
+    /* The pair list comes from the configuration: a failed reload leaves it
+     * (and not_after) describing what is still served. */
     char err[512];
 
     if (tls_prepare(rt, 1) == 0) {
-        moat_log(MOAT_LOG_INFO, "tls_reloaded", "certificate reloaded from %s", rt->cert_path);
+        moat_metrics_tls_reload(rt->metrics, 1);
+        moat_log(MOAT_LOG_INFO, "tls_reloaded", "%zu certificate(s) reloaded after %s, first %s",
+                 rt->n_pairs, trigger, rt->cert_path);
         if (rt->http != NULL && http_names_set(rt, err, sizeof(err)) != 0)
             moat_log(MOAT_LOG_ERROR, "http_policy_kept",
                      "%s; the plain-HTTP listener keeps the previous names", err);
-    } else
+    } else {
+        moat_metrics_tls_reload(rt->metrics, 0);
         moat_log(MOAT_LOG_ERROR, "tls_reload_failed",
-                 "certificate reload failed; the previous certificate stays in service");
+                 "certificate reload after %s failed; the previous certificates stay in service",
+                 trigger);
+    }
+}
+
+/* Reads and checks tls.client_ca (when client certificates are asked for)
+ * before the sandbox closes the file system. Returns 0 or -1 (logged). */
+static int client_ca_load(struct moat_runtime *rt)
+{
+    enum moat_tls_client_auth mode = MOAT_TLS_CLIENT_AUTH_OFF;
+    gnutls_x509_crt_t *list = NULL;
+    unsigned n = 0, i;
+    gnutls_datum_t d;
+    size_t len = 0;
+    char err[512];
+    int ret, rc = -1;
+
+    if (moat_tls_client_auth_parse(rt->cfg.tls.client_auth, &mode) != 0 ||
+        mode == MOAT_TLS_CLIENT_AUTH_OFF) {
+        rc = 0;
+        goto out;
+    }
+    if (moat_file_read(rt->cfg.tls.client_ca, "tls.client_ca", CLIENT_CA_MAX, &rt->client_ca, &len,
+                       &rt->client_ca_cap, NULL, err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "tls_client_ca_invalid", "%s", err);
+        goto out;
+    }
+    d.data = (unsigned char *)rt->client_ca;
+    d.size = (unsigned)len;
+    ret = gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+    if (ret < 0 || n == 0) {
+        moat_log(MOAT_LOG_ERROR, "tls_client_ca_invalid",
+                 "tls.client_ca %s: no usable PEM certificate (%s)", rt->cfg.tls.client_ca,
+                 ret < 0 ? gnutls_strerror(ret) : "empty");
+        goto out;
+    }
+    moat_log(MOAT_LOG_INFO, "tls_client_auth",
+             "client certificates %s, %u CA certificate(s) from %s", rt->cfg.tls.client_auth, n,
+             rt->cfg.tls.client_ca);
+    rc = 0;
+out:
+    for (i = 0; i < n; i++)
+        gnutls_x509_crt_deinit(list[i]);
+    gnutls_free(list);
+    return rc;
+}
+
+/* Periodic TLS work from the main loop: file polling, ticket key
+ * replacement, the daily expiry warning. */
+static void tls_tick(struct moat_runtime *rt)
+{
+    uint64_t now = moat_now_ms();
+
+    if (rt->next_watch_ms != 0 && now >= rt->next_watch_ms) {
+        rt->next_watch_ms = now + rt->cfg.tls.watch_interval_ms;
+        if (moat_tlswatch_poll(&rt->watch))
+            tls_reload(rt, "a file change");
+    }
+    if (moat_tlsticket_tick(rt->tickets, now))
+        moat_log(MOAT_LOG_DEBUG, "tls_ticket_key_rotated", "session ticket key replaced");
+    if (now >= rt->next_expiry_ms) {
+        rt->next_expiry_ms = now + EXPIRY_CHECK_MS;
+        cert_expiry_warn(rt);
+    }
+}
+
+/* Sets up what the TLS listener needs beyond the certificates: the file
+ * watch, the ticket key, the client CA. Returns 0 or -1 (logged). */
+static int tls_session_prepare(struct moat_runtime *rt)
+{
+    struct moat_server_tls t;
+    int rc = -1;
+
+    memset(&t, 0, sizeof(t));
+    if (rt->cfg.tls.watch_interval_ms > 0) {
+        if (moat_tlswatch_init(&rt->watch, rt->pairs, rt->n_pairs) != 0) {
+            moat_log(MOAT_LOG_ERROR, "startup_failed", "too many certificate files to watch");
+            goto out;
+        }
+        rt->next_watch_ms = moat_now_ms() + rt->cfg.tls.watch_interval_ms;
+    }
+    rt->next_expiry_ms = moat_now_ms() + EXPIRY_CHECK_MS;
+    if (rt->cfg.tls.session_tickets) {
+        rt->tickets = moat_tlsticket_new((rt->cfg.tls.ticket_rotation_ms + 999) / 1000);
+        if (rt->tickets == NULL) {
+            moat_log(MOAT_LOG_ERROR, "startup_failed", "cannot create the session ticket key");
+            goto out;
+        }
+    }
+    if (client_ca_load(rt) != 0)
+        goto out;
+    t.tickets = rt->tickets;
+    if (moat_tls_client_auth_parse(rt->cfg.tls.client_auth, &t.client_auth) != 0)
+        t.client_auth = MOAT_TLS_CLIENT_AUTH_OFF;
+    t.client_ca_pem = rt->client_ca;
+    moat_server_set_tls(rt->srv, &t);
+    rc = 0;
+out:
+    return rc;
 }
 
 /* Stops accepting, lets in-flight requests finish up to the drain deadline. */
@@ -436,6 +626,7 @@ static int sandbox_apply(struct moat_runtime *rt)
     static struct moat_sandbox_cfg sc; /* large: keep it off the stack */
     struct moat_sandbox_report rep;
     char err[512];
+    size_t i;
     int rc = -1;
 
     if (!rt->cfg.sandbox.enabled) {
@@ -450,9 +641,17 @@ static int sandbox_apply(struct moat_runtime *rt)
         goto out;
     }
     sc.resolver = moat_upstream_resolver_needed(&rt->cfg);
-    if (moat_sandbox_cfg_add_ro_dir_of(&sc, rt->cert_path) != 0 ||
-        moat_sandbox_cfg_add_ro_dir_of(&sc, rt->key_path) != 0 ||
-        (rt->dev_dir[0] != '\0' && moat_sandbox_cfg_add_rw(&sc, rt->dev_dir) != 0) ||
+    /* Every served pair's directories stay readable for reloads (the
+     * configured path's and the resolved file's: a Kubernetes Secret volume
+     * swaps "..data" to a new sibling directory under the configured one). */
+    for (i = 0; i < rt->n_pairs; i++) {
+        if (moat_sandbox_cfg_add_ro_dir_of(&sc, rt->pairs[i].cert) != 0 ||
+            moat_sandbox_cfg_add_ro_dir_of(&sc, rt->pairs[i].key) != 0) {
+            snprintf(err, sizeof(err), "too many or too long sandbox paths");
+            goto out;
+        }
+    }
+    if ((rt->dev_dir[0] != '\0' && moat_sandbox_cfg_add_rw(&sc, rt->dev_dir) != 0) ||
         (moat_shutdown_enabled(rt->sd) && rt->sd_target.kind == MOAT_SD_PIDFILE &&
          moat_sandbox_cfg_add_ro_dir_of(&sc, rt->sd_target.arg) != 0)) {
         snprintf(err, sizeof(err), "too many or too long sandbox paths");
@@ -628,6 +827,7 @@ static int run(struct moat_runtime *rt, const sigset_t *set)
             }
             moat_server_tick(rt->srv);
             moat_httpredir_tick(rt->http);
+            tls_tick(rt);
             moat_shutdown_tick(rt->sd, moat_now_ms());
             if (moat_shutdown_exit_due(rt->sd)) {
                 moat_log(MOAT_LOG_WARN, "shutdown",
@@ -653,7 +853,7 @@ static int run(struct moat_runtime *rt, const sigset_t *set)
         }
         if (sig == SIGHUP) {
             (void)moat_child_signal(&rt->child, SIGHUP);
-            tls_reload(rt);
+            tls_reload(rt, "SIGHUP");
             continue;
         }
         moat_log(MOAT_LOG_INFO, "shutdown", "received %s", strsignal(sig));
@@ -721,6 +921,21 @@ static void lint_print(void *arg, const char *code, const char *where, const cha
         fprintf(stderr, "moat: warning: %s (%s)\n", msg, code);
 }
 
+/* --check-config: warns about TLS settings that are valid but probably not meant. */
+static void tls_lint(const struct moat_config *cfg)
+{
+    if (cfg->tls.priority[0] != '\0' && strcasecmp(cfg->tls.profile, "intermediate") != 0)
+        lint_print(NULL, "tls_profile_ignored", "",
+                   "tls.priority is set, so tls.profile is ignored");
+    if (cfg->tls.client_ca[0] != '\0' && strcasecmp(cfg->tls.client_auth, "off") == 0)
+        lint_print(NULL, "tls_client_ca_unused", "",
+                   "tls.client_ca is set but tls.client_auth is off: no client certificate is "
+                   "asked for");
+    if (!cfg->tls.session_tickets)
+        lint_print(NULL, "tls_tickets_off", "",
+                   "tls.session_tickets is off: every connection makes a full handshake");
+}
+
 int main(int argc, char **argv)
 {
     static struct moat_runtime rt; /* large: keep it off the stack */
@@ -778,7 +993,7 @@ int main(int argc, char **argv)
         rt.sd_token = NULL;
         if (moat_config_print(&rt.cfg, 1) != 0)
             return EXIT_CONFIG;
-        if (!rt.cfg.tls.dev && tls_prepare(&rt, 0) != 0) {
+        if ((!rt.cfg.tls.dev && tls_prepare(&rt, 0) != 0) || client_ca_load(&rt) != 0) {
             fprintf(stderr, "moat: configuration is valid but the TLS material is not\n");
             return EXIT_CONFIG;
         }
@@ -787,6 +1002,7 @@ int main(int argc, char **argv)
             return EXIT_CONFIG;
         }
         moat_secheaders_lint(&rt.sech, lint_print, NULL);
+        tls_lint(&rt.cfg);
         fprintf(stderr, "moat: configuration OK\n");
         return EXIT_OK;
     }
@@ -812,6 +1028,8 @@ int main(int argc, char **argv)
         goto out;
     }
     moat_server_set_policy(rt.srv, &rt.sech, rt.cfg.cookies.harden ? &rt.cookies : NULL);
+    if (tls_session_prepare(&rt) != 0)
+        goto out;
     if (admin_prepare(&rt) != 0 || http_prepare(&rt) != 0)
         goto out;
     moat_shutdown_set_engage(rt.sd, lockdown_engage, &rt);
@@ -843,6 +1061,11 @@ out:
     moat_child_close(&rt.child);
     moat_upstream_free(rt.up);
     moat_tlsstore_free(rt.tls);
+    moat_tlsticket_free(rt.tickets);
+    if (rt.client_ca != NULL) {
+        sodium_memzero(rt.client_ca, rt.client_ca_cap);
+        free(rt.client_ca);
+    }
     moat_metrics_free(rt.metrics);
     if (code == EXIT_OK)
         moat_log(MOAT_LOG_INFO, "stopped", "moat stopped");

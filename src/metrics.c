@@ -258,6 +258,20 @@ void moat_metrics_shutdown_attempt(struct moat_metrics *m, enum moat_metrics_shu
     count(&m->shutdown[result], 1);
 }
 
+void moat_metrics_tls_resumed(struct moat_metrics *m)
+{
+    if (m == NULL)
+        return;
+    count(&m->tls_resumed, 1);
+}
+
+void moat_metrics_tls_reload(struct moat_metrics *m, int ok)
+{
+    if (m == NULL)
+        return;
+    count(&m->tls_reload[ok ? 1 : 0], 1);
+}
+
 int moat_metrics_cert_expiry(struct moat_metrics *m, const char *name, int64_t not_after)
 {
     size_t len;

@@ -57,6 +57,9 @@ struct moat_metrics {
     pthread_mutex_t cert_lock;                      /* guards n_certs and certs */
     unsigned n_certs;                               /* slots used in certs */
     struct mx_cert certs[MOAT_METRICS_MAX_CERTS];   /* sorted by name */
+
+    mx_counter tls_resumed;   /* moat_tls_resumptions_total */
+    mx_counter tls_reload[2]; /* moat_tls_reload_total: [0] failure, [1] success */
 };
 
 /* Label tables (defined in metrics.c; index = storage index). */

@@ -274,6 +274,15 @@ static void render_tls(struct wr *w, struct moat_metrics *m)
               "refused versions or ciphers, certificates the client rejected, clients that sent "
               "nothing or no TLS.",
               get(&m->tls_failed));
+    wr_single(w, "moat_tls_resumptions_total", "counter",
+              "TLS handshakes on the HTTPS listener that resumed a session (by ticket); also "
+              "counted in moat_tls_handshakes_total.",
+              get(&m->tls_resumed));
+    wr_family(w, "moat_tls_reload_total", "counter",
+              "Reloads of the served certificates (SIGHUP or a file change), by result; on "
+              "failure the previous certificates stay in service.");
+    wr_fmt(w, "moat_tls_reload_total{result=\"success\"} %" PRIu64 "\n", get(&m->tls_reload[1]));
+    wr_fmt(w, "moat_tls_reload_total{result=\"failure\"} %" PRIu64 "\n", get(&m->tls_reload[0]));
     pthread_mutex_lock(&m->cert_lock);
     n = m->n_certs;
     memcpy(certs, m->certs, n * sizeof(certs[0]));

@@ -28,7 +28,7 @@
  * getpid/gettid/getuid family, sched_getaffinity (pthread_getattr_np),
  * tgkill/tkill (abort, raise), kill/pidfd_open/pidfd_send_signal/wait4/waitid
  * (issue 5 signals the app), eventfd2; munlock (sodium_free wiping the
- * emergency-shutdown token at exit).
+ * emergency-shutdown token and the session-ticket key at exit).
  * Argument checks: socket only AF_UNIX/AF_INET/AF_INET6 and AF_NETLINK with
  * NETLINK_ROUTE; mmap/mprotect never PROT_WRITE with PROT_EXEC; openat with
  * read-only flags, plus write/create flags only when a state directory is
@@ -66,8 +66,8 @@ static const char *const sc_plain[] = {
     /* sockets already open or being connected (creation is checked below) */
     "accept4", "accept", "connect", "recvfrom", "recvmsg", "recvmmsg", "sendto", "sendmsg",
     "sendmmsg", "shutdown", "setsockopt", "getsockopt", "getpeername", "getsockname",
-    /* memory (mmap and mprotect are checked below); munlock: libsodium's
-     * sodium_free when the shutdown token is wiped at exit */
+    /* memory (mmap and mprotect are checked below); munlock: sodium_free of
+     * guarded memory (the shutdown token, the TLS session-ticket key) at exit */
     "munmap", "madvise", "brk", "mremap", "munlock",
     /* threads, locks, exit */
     "futex", "set_robust_list", "rseq", "sched_yield", "membarrier", "exit", "exit_group",

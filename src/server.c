@@ -3,6 +3,7 @@
  * connection admission and the access log (libmicrohttpd callbacks). */
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,10 @@
 
 #include "moat/log.h"
 #include "server_int.h"
+
+#define MOAT_CLIENT_DN_MAX 2048 /* longest client subject forwarded, NUL included */
+
+static const char *srv_client_dn(struct MHD_Connection *conn, struct conn_ctx *cc);
 
 /* 16 unpredictable bytes for a request id or a nonce without a getrandom(2) per
  * request: ChaCha20 keystream under a random per-process key, one block per counter. */
@@ -143,6 +148,8 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     struct moat_req_view view;
     struct hdr_collect hc;
     struct moat_fwd_input in;
+    const union MHD_ConnectionInfo *ci;
+    struct conn_ctx *cc;
     unsigned char addr[16] = {0};
     unsigned char rnd[16];
     char generated[33];
@@ -199,6 +206,10 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     srv_nonce_make(srv, rc);
     in.nonce_header = cfg->headers.nonce_header;
     in.nonce = rc->nonce;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    cc = ci != NULL ? ci->socket_context : NULL;
+    in.client_subject_header = cfg->tls.client_subject_header;
+    in.client_subject = cc != NULL ? srv_client_dn(conn, cc) : NULL;
 
     if (srv_shutdown_match(srv, rc->target)) {
         ret = srv_shutdown_answer(srv, conn, rc, method, view.hdrs, view.n_hdrs, family, addr);
@@ -283,23 +294,120 @@ static int srv_tls_finished(gnutls_session_t session, unsigned int htype, unsign
     cc->tls_counted = 1;
     moat_metrics_tls_handshake(cc->metrics,
                                gnutls_protocol_get_name(gnutls_protocol_get_version(session)), 1);
+    if (gnutls_session_is_resumed(session))
+        moat_metrics_tls_resumed(cc->metrics);
     return 0;
 }
 
-/* Watches the connection's handshake (from the STARTED notification, after
- * gnutls_init and before the handshake). A connection that closes before the
- * hook fired counts as a failed handshake (srv_notify_conn). */
-static void srv_tls_watch(struct MHD_Connection *conn, struct conn_ctx *cc)
+/* 0 when the peer's certificate chain verifies against tls.client_ca (the
+ * listener's trust list) for TLS client authentication, at the current time.
+ * No certificate at all is 1. Anything else is -1. */
+static int srv_peer_verified(gnutls_session_t session)
+{
+    gnutls_typed_vdata_st purpose;
+    unsigned int n = 0, status = 1;
+    int rc = -1;
+
+    if (gnutls_certificate_get_peers(session, &n) == NULL || n == 0) {
+        rc = 1;
+        goto out;
+    }
+    memset(&purpose, 0, sizeof(purpose));
+    purpose.type = GNUTLS_DT_KEY_PURPOSE_OID;
+    purpose.data = (void *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT; /* GnuTLS only reads it */
+    if (gnutls_certificate_verify_peers(session, &purpose, 1, &status) == 0 && status == 0)
+        rc = 0;
+out:
+    return rc;
+}
+
+/* GnuTLS verify function (during the handshake, after the client's
+ * Certificate message): a certificate that does not verify fails the
+ * handshake; none at all fails it when client certificates are required. */
+static int srv_tls_verify(gnutls_session_t session)
+{
+    struct conn_ctx *cc = gnutls_db_get_ptr(session);
+    int v = srv_peer_verified(session);
+    int rc = -1;
+
+    if (v == 0 || (v == 1 && cc != NULL && cc->client_auth != MOAT_TLS_CLIENT_AUTH_REQUIRED))
+        rc = 0;
+    return rc;
+}
+
+/* The verified client subject of the connection, header-safe, looked up once
+ * per connection (resumed sessions carry the certificate in the ticket, which
+ * only moat can have issued; it is verified again here). NULL when there is
+ * none. Worker thread only. */
+static const char *srv_client_dn(struct MHD_Connection *conn, struct conn_ctx *cc)
+{
+    const union MHD_ConnectionInfo *ci;
+    gnutls_session_t session;
+    const gnutls_datum_t *peers;
+    gnutls_x509_crt_t crt = NULL;
+    gnutls_datum_t dn = {NULL, 0};
+    unsigned int n = 0;
+    char *v = NULL;
+
+    if (cc->dn_done || cc->client_auth == MOAT_TLS_CLIENT_AUTH_OFF)
+        goto out;
+    cc->dn_done = 1;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    session = ci != NULL ? (gnutls_session_t)ci->tls_session : NULL;
+    if (session == NULL || srv_peer_verified(session) != 0)
+        goto out;
+    peers = gnutls_certificate_get_peers(session, &n);
+    if (peers == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+        goto out;
+    if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) < 0 ||
+        gnutls_x509_crt_get_dn3(crt, &dn, 0) < 0)
+        goto out;
+    v = malloc(MOAT_CLIENT_DN_MAX);
+    if (v == NULL || moat_tls_dn_header_value((const char *)dn.data, v, MOAT_CLIENT_DN_MAX) != 0) {
+        free(v);
+        v = NULL;
+        moat_log(MOAT_LOG_WARN, "tls_client_subject_dropped",
+                 "a verified client certificate subject is too long to forward");
+        goto out;
+    }
+    cc->client_dn = v;
+out:
+    gnutls_free(dn.data);
+    if (crt != NULL)
+        gnutls_x509_crt_deinit(crt);
+    return cc->client_dn;
+}
+
+/* Sets up the connection's TLS session (from the STARTED notification, after
+ * gnutls_init and before the handshake): the handshake hook (a connection that
+ * closes before it fired counts as a failed handshake, srv_notify_conn),
+ * session tickets, and the client certificate request. Tickets need no
+ * session cache, so the cache pointer stays free for the hook. */
+static void srv_tls_watch(struct moat_server *srv, struct MHD_Connection *conn, struct conn_ctx *cc)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t session = ci != NULL ? (gnutls_session_t)ci->tls_session : NULL;
+    int ret;
 
     if (session == NULL)
         return;
     gnutls_db_set_ptr(session, cc);
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
                                        srv_tls_finished);
+    ret = moat_tlsticket_apply(srv->tls_opts.tickets, session);
+    if (ret < 0)
+        moat_log(MOAT_LOG_WARN, "tls_tickets_failed", "cannot enable session tickets: %s",
+                 gnutls_strerror(ret));
+    cc->client_auth = (int)srv->tls_opts.client_auth;
+    if (srv->tls_opts.client_auth != MOAT_TLS_CLIENT_AUTH_OFF) {
+        /* Checked in the handshake against tls.client_ca (srv_tls_verify). */
+        gnutls_certificate_server_set_request(session, srv->tls_opts.client_auth ==
+                                                               MOAT_TLS_CLIENT_AUTH_REQUIRED
+                                                           ? GNUTLS_CERT_REQUIRE
+                                                           : GNUTLS_CERT_REQUEST);
+        gnutls_session_set_verify_function(session, srv_tls_verify);
+    }
 }
 
 /* Backstop at a request head, should the hook not have fired: the handshake
@@ -571,7 +679,7 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
         if (cc == NULL)
             return;
         cc->metrics = srv->metrics;
-        srv_tls_watch(conn, cc);
+        srv_tls_watch(srv, conn, cc);
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         cc->family = srv_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, cc->addr);
         if (moat_connlimit_add(srv->climit, cc->family, cc->addr) != 0)
@@ -608,6 +716,7 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
         cc->next->prev = cc->prev;
     pthread_mutex_unlock(&srv->conn_lock);
     moat_connlimit_remove(srv->climit, cc->family, cc->addr);
+    free(cc->client_dn);
     free(cc);
     *socket_context = NULL;
 }

@@ -22,6 +22,7 @@
 #include "moat/secheaders.h"
 #include "moat/server.h"
 #include "moat/tlsstore.h"
+#include "moat/tlsticket.h"
 #include "moat/upstream.h"
 
 /* One client connection (MHD socket context). */
@@ -35,6 +36,9 @@ struct conn_ctx {
     uint64_t head_deadline_ms;    /* request head must be complete by then, 0 = none */
     struct moat_metrics *metrics; /* the server's registry (borrowed), for the TLS hook */
     int tls_counted;              /* the handshake was counted (worker thread only) */
+    int client_auth;              /* enum moat_tls_client_auth for this connection */
+    int dn_done;                  /* client_dn was looked up (worker thread only) */
+    char *client_dn;              /* verified client subject, header-safe (owned), or NULL */
 };
 
 enum req_state {
@@ -100,6 +104,7 @@ struct moat_server {
     const struct moat_cookie_policy *cookies; /* cookie hardening (borrowed), NULL = off */
     struct moat_shutdown *sd;                 /* emergency shutdown (borrowed), NULL = off */
     const char *sd_path;                      /* shutdown.https_path (borrowed), NULL = off */
+    struct moat_server_tls tls_opts;          /* tickets, client certificates (borrowed parts) */
 };
 
 /* libmicrohttpd callbacks (server.c). cls is the server, except for

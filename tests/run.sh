@@ -13,7 +13,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev libssl-dev
           libsodium-dev libinih-dev check openssl curl ca-certificates python3-flask gunicorn
-          prometheus libseccomp-dev python3-yaml docker-compose bubblewrap chromium)
+          prometheus libseccomp-dev python3-yaml docker-compose bubblewrap chromium testssl.sh)
 
 install_deps() {
     if [ "${MOAT_SKIP_DEPS:-0}" = 1 ]; then

@@ -102,8 +102,19 @@ struct moat_config {
     struct {
         char cert_file[MOAT_CFG_PATH]; /* tls.cert_file, PEM chain */
         char key_file[MOAT_CFG_PATH];  /* tls.key_file, PEM private key (ECDSA or RSA) */
-        char priority[MOAT_CFG_PATH];  /* tls.priority, GnuTLS priority string */
+        char priority[MOAT_CFG_PATH];  /* tls.priority, GnuTLS priority string, "" = profile's */
         int dev;                       /* tls.dev: generate/reuse a localhost cert */
+
+        /* TLS operations (tlsconf.h). */
+        char profile[32];                 /* tls.profile: intermediate | modern */
+        char extra_certs[MOAT_CFG_VALUE]; /* tls.extra_certs: "CERT:KEY, ..." for SNI, "" = none */
+        unsigned watch_interval_ms;       /* tls.watch_interval: file polling period, 0 = off */
+        int session_tickets;              /* tls.session_tickets: resumption by tickets */
+        unsigned ticket_rotation_ms;      /* tls.ticket_key_rotation: master key period */
+        unsigned expiry_warn_days;        /* tls.expiry_warn_days: warn this close to expiry */
+        char client_ca[MOAT_CFG_PATH];    /* tls.client_ca: CA bundle for client certs, "" = none */
+        char client_auth[16];             /* tls.client_auth: off | optional | required */
+        char client_subject_header[MOAT_CFG_STR]; /* tls.client_subject_header: verified DN */
     } tls;
 
     struct {

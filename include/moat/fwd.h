@@ -37,9 +37,13 @@ struct moat_fwd_input {
     const char *proto;                        /* "https" or "http" */
     const char *request_id;                   /* id to send (NUL-terminated) */
     const char *request_id_header;            /* header name to carry it */
-    const char *nonce_header; /* CSP nonce header: the client's copies are always dropped;
-                                 NULL or "" for none */
-    const char *nonce;        /* nonce to send in nonce_header, NULL or "" for none */
+    const char *nonce_header;          /* CSP nonce header: the client's copies are always dropped;
+                                          NULL or "" for none */
+    const char *nonce;                 /* nonce to send in nonce_header, NULL or "" for none */
+    const char *client_subject_header; /* verified client-certificate subject header: the
+                                          client's copies are always dropped; NULL or "" none */
+    const char *client_subject;        /* verified subject DN to send in it (printable ASCII),
+                                          NULL or "" for none */
 };
 
 /* Writes the upstream request head (request line, headers, final CRLF) into

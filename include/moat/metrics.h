@@ -26,9 +26,10 @@
  *   moat_connections_active{listener}, moat_connections_total{listener},
  *   moat_connections_rejected_total{reason}
  *   moat_requests_rejected_total{reason}, moat_redirects_total{code}
- *   moat_tls_handshakes_total{version=1.2|1.3|other}, moat_tls_handshake_failures_total
+ *   moat_tls_handshakes_total{version=1.2|1.3|other}, moat_tls_handshake_failures_total,
+ *   moat_tls_resumptions_total
  *   moat_cookies_hardened_total, moat_emergency_shutdown_attempts_total{result}
- *   moat_tls_certificate_expiry_timestamp_seconds{name}
+ *   moat_tls_certificate_expiry_timestamp_seconds{name}, moat_tls_reload_total{result}
  *   process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds,
  *   process_max_fds, process_start_time_seconds (see procstat.h)
  *
@@ -125,6 +126,13 @@ void moat_metrics_cookie_hardened(struct moat_metrics *m);
 
 /* Counts an emergency-shutdown attempt; all four results are rendered from the start. */
 void moat_metrics_shutdown_attempt(struct moat_metrics *m, enum moat_metrics_shutdown result);
+
+/* Counts a completed handshake that resumed a session (moat_tls_resumptions_total). */
+void moat_metrics_tls_resumed(struct moat_metrics *m);
+
+/* Counts a certificate reload: moat_tls_reload_total{result="success"} when
+ * ok != 0, else {result="failure"} (both rendered from the start). */
+void moat_metrics_tls_reload(struct moat_metrics *m, int ok);
 
 /* Sets the expiry (notAfter, seconds since the epoch) of the certificate called
  * name (copied; shown escaped as the "name" label), replacing a previous value

@@ -18,7 +18,9 @@
 
 #include "moat/config.h"
 #include "moat/metrics.h"
+#include "moat/tlsconf.h"
 #include "moat/tlsstore.h"
+#include "moat/tlsticket.h"
 #include "moat/upstream.h"
 
 struct moat_server; /* opaque */
@@ -46,6 +48,18 @@ struct moat_shutdown;
  * proxied; other methods 405 (404 while sd has no token). Both borrowed for
  * the server's lifetime. Call before moat_server_start. */
 void moat_server_set_shutdown(struct moat_server *srv, struct moat_shutdown *sd, const char *path);
+
+/* TLS session options beyond the certificates. */
+struct moat_server_tls {
+    struct moat_tlsticket *tickets;        /* ticket key (borrowed), NULL = no tickets */
+    enum moat_tls_client_auth client_auth; /* client certificate mode */
+    const char *client_ca_pem;             /* CA bundle, PEM text (borrowed), NULL = none */
+};
+
+/* Sets the TLS session options (t copied; what it points to borrowed for the
+ * server's lifetime). client_auth other than off needs client_ca_pem. Call
+ * before moat_server_start. */
+void moat_server_set_tls(struct moat_server *srv, const struct moat_server_tls *t);
 
 /* Starts the worker threads and their daemons on the bound socket. Returns 0,
  * or -1 with a message in err. */

@@ -10,13 +10,19 @@
 # One shared plain-HTTP upstream (an nginx instance, plus tests/bench/upload_sink.py
 # behind it for /upload) serves /small (13 bytes), /big (BENCH_BIG_MIB MiB) and
 # /upload (reads the whole body, then answers 200). Each proxy terminates TLS
-# (ECDSA P-256, TLS 1.2/1.3 AEAD only, no session resumption), adds the same
+# (ECDSA P-256, TLS 1.2/1.3 AEAD only; session tickets only in the resumption
+# scenario, see below), adds the same
 # security headers and forwards to that upstream over kept-alive connections.
 # Each scenario starts each proxy afresh (so VmHWM is the peak for that scenario),
 # runs the same load against them back to back and prints figures and ratios.
 #
 # Scenarios: keepalive  wrk, small responses over kept-alive TLS connections
 #            handshake  h2load --h1 with "Connection: close": one full TLS handshake per request
+#            resumption wrk with "Connection: close": a new connection per request, each one
+#                       resuming the TLS session by ticket (wrk offers its last session; h2load
+#                       does not); every proxy has session tickets on (nginx: ssl_session_tickets
+#                       on, no session cache); resumption is checked first with openssl s_client
+#                       -sess_out/-sess_in
 #            download   curl GET /big: MiB/s and the proxy's peak RSS
 #            upload     curl POST of BENCH_BIG_MIB MiB to /upload: MiB/s and peak RSS
 #
@@ -25,7 +31,7 @@
 #   BENCH_THREADS [2]  BENCH_CONNECTIONS [50]          wrk threads / connections
 #   BENCH_HANDSHAKE_REQUESTS [10000]  BENCH_HANDSHAKE_CONNECTIONS [20]   h2load -n / -c
 #   BENCH_BIG_MIB [256]            size of /big and of the upload (1024 for the 1 GiB target)
-#   BENCH_SCENARIOS ["keepalive handshake download upload"]
+#   BENCH_SCENARIOS ["keepalive handshake resumption download upload"]
 #   BENCH_HAPROXY [0]              1 = also measure HAProxy
 #   BENCH_UPSTREAM_WORKERS [1]     worker processes of the upstream nginx
 #   BENCH_READY_TIMEOUT [10]       seconds to wait for a proxy to answer
@@ -48,7 +54,8 @@ CONNS=${BENCH_CONNECTIONS:-50}
 HS_REQUESTS=${BENCH_HANDSHAKE_REQUESTS:-10000}
 HS_CONNS=${BENCH_HANDSHAKE_CONNECTIONS:-20}
 BIG_MIB=${BENCH_BIG_MIB:-256}
-SCENARIOS=${BENCH_SCENARIOS:-keepalive handshake download upload}
+SCENARIOS=${BENCH_SCENARIOS:-keepalive handshake resumption download upload}
+CUR_SCENARIO=""          # the scenario being run (proxy configs depend on it)
 WITH_HAPROXY=${BENCH_HAPROXY:-0}
 UPSTREAM_WORKERS=${BENCH_UPSTREAM_WORKERS:-1}
 READY_TIMEOUT=${BENCH_READY_TIMEOUT:-10}
@@ -340,7 +347,11 @@ $(nginx_temp_paths proxy-nginx)
         ssl_certificate_key $WORK/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_ciphers $TLS12_CIPHERS;
-        ssl_session_tickets off;
+$(if [[ $CUR_SCENARIO == resumption ]]; then
+        echo "        ssl_session_tickets on;"
+    else
+        echo "        ssl_session_tickets off;"
+    fi)
         ssl_session_cache off;
         keepalive_requests 1000000;
         keepalive_timeout 300s;
@@ -373,7 +384,7 @@ global
     nbthread 2
     maxconn 4096
     tune.ssl.cachesize 0
-    ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets
+    ssl-default-bind-options ssl-min-ver TLSv1.2$([[ $CUR_SCENARIO == resumption ]] || echo " no-tls-tickets")
     ssl-default-bind-ciphers $TLS12_CIPHERS
 
 defaults
@@ -543,6 +554,35 @@ run_handshake() { # NAME
     [[ ${ok:-0} == "$HS_REQUESTS" ]] || warn "h2load against $1: only ${ok:-0} of $HS_REQUESTS requests succeeded"
 }
 
+check_resumed() { # NAME: does a second connection resume the first one's session? (s_client)
+    local sess=$WORK/resume-$1.sess first second
+    rm -f "$sess"
+    first=$(timeout 10 openssl s_client -connect "127.0.0.1:$PROXY_PORT" -servername localhost \
+        -sess_out "$sess" </dev/null 2>/dev/null | grep -E '^(New|Reused),' || true)
+    second=$(timeout 10 openssl s_client -connect "127.0.0.1:$PROXY_PORT" -servername localhost \
+        -sess_in "$sess" </dev/null 2>/dev/null | grep -E '^(New|Reused),' || true)
+    if [[ $second == Reused,* ]]; then
+        RES[$1:resumed]=yes
+    else
+        RES[$1:resumed]="no (${second:-no handshake})"
+        warn "$1 did not resume a TLS session (first: '${first:-none}', second: '${second:-none}'): its resumption figure is full handshakes"
+    fi
+}
+
+run_resumption() { # NAME
+    local out rps err
+    check_resumed "$1"
+    run_client "$WORK/resumption-$1.txt" timeout $((DURATION + 60)) \
+        wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H 'Connection: close' \
+        "https://127.0.0.1:$PROXY_PORT/small"
+    out=$(cat "$WORK/resumption-$1.txt")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    err=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | paste -sd';' - || true)
+    RES[$1:resumption]=${rps:-n/a}
+    log "  $(printf '%-8s' "$1") $(fmt "${rps:-n/a}") req/s, session resumed: ${RES[$1:resumed]}${err:+  ($err)}"
+    [[ -n $rps ]] || warn "wrk gave no figure for $1: $(tail -3 <<<"$out" | tr '\n' ' ')"
+}
+
 run_transfer() { # NAME download|upload
     local name=$1 sc=$2 sample=$WORK/rss-$1-$2 out code size speed spid procs extra="" got=""
     procs=$(proxy_procs)
@@ -585,10 +625,12 @@ run_scenario() { # SCENARIO
     case $sc in
     keepalive) log "== keepalive: wrk -t$THREADS -c$CONNS -d${DURATION}s GET /small (13 bytes) over kept-alive TLS" ;;
     handshake) log "== handshake: h2load --h1 -n $HS_REQUESTS -c $HS_CONNS 'Connection: close' (one full TLS handshake per request)" ;;
+    resumption) log "== resumption: wrk -t$THREADS -c$CONNS -d${DURATION}s 'Connection: close' GET /small (a resumed TLS handshake per request, tickets on)" ;;
     download) log "== download: curl GET /big ($BIG_MIB MiB)" ;;
     upload) log "== upload: curl POST $BIG_MIB MiB to /upload (streamed; nginx: proxy_request_buffering off)" ;;
-    *) die "unknown scenario '$sc' (keepalive handshake download upload)" ;;
+    *) die "unknown scenario '$sc' (keepalive handshake resumption download upload)" ;;
     esac
+    CUR_SCENARIO=$sc
     for name in "${PROXIES[@]}"; do
         if [[ -n ${DOWN[$name]:-} ]]; then
             log "  $(printf '%-8s' "$name") skipped (not up)"
@@ -602,6 +644,7 @@ run_scenario() { # SCENARIO
         case $sc in
         keepalive) run_keepalive "$name" ;;
         handshake) run_handshake "$name" ;;
+        resumption) run_resumption "$name" ;;
         download | upload) run_transfer "$name" "$sc" ;;
         esac
         if ! is_alive "$PROXY_PID"; then
@@ -641,6 +684,7 @@ print_summary() {
         case $sc in
         keepalive) row "keepalive req/s" keepalive ;;
         handshake) row "handshake req/s" handshake ;;
+        resumption) row "resumption req/s" resumption ;;
         download | upload)
             row "$sc MiB/s" "$sc" 1
             rssrow "$sc peak RSS MiB, largest proc" "${sc}_rss_max"
@@ -651,9 +695,10 @@ print_summary() {
     log ""
     log "security headers seen on responses:"
     for name in "${PROXIES[@]}"; do log "  $(printf '%-8s' "$name") ${RES[$name:headers]:-n/a}"; done
-    log "notes: TLS session resumption is off for every proxy, so every handshake is a full one;"
-    log "       nginx and HAProxy are configured to add the same headers as moat (see above), with a"
-    log "       per-request CSP nonce; nginx keeps proxy_buffering on (default) and"
+    log "notes: session tickets are on for every proxy in the resumption scenario only (nginx/HAProxy"
+    log "       have them off elsewhere; moat keeps its default, on, which h2load and kept-alive wrk"
+    log "       never use); nginx and HAProxy are configured to add the same headers as moat (see"
+    log "       above), with a per-request CSP nonce; nginx keeps proxy_buffering on (default) and"
     log "       proxy_request_buffering off; RSS is VmHWM of a proxy started fresh for the scenario."
     for name in "${PROXIES[@]}"; do
         [[ -n ${DOWN[$name]:-} ]] && log "NOT MEASURED: $name ${DOWN[$name]}"
@@ -671,6 +716,7 @@ print_summary() {
         case $sc in
         keepalive) summary keepalive keepalive_rps "target >= 0.90" 0 ;;
         handshake) summary handshake handshake_rps "no target; nginx without resumption" 0 ;;
+        resumption) summary resumption resumption_rps "target >= 1.00: nginx with tickets on" 0 ;;
         download | upload)
             summary "$sc" "${sc}_mibps" "no target" 1
             r=${RES[moat:${sc}_rss_max]:-}
@@ -705,7 +751,7 @@ main() {
     if [[ -n ${DOWN[moat]:-} || -n ${RES[moat:problems]:-} ]]; then EXIT_STATUS=2; fi
     for sc in $SCENARIOS; do
         case $sc in
-        keepalive | handshake | download | upload)
+        keepalive | handshake | resumption | download | upload)
             [[ ${RES[moat:$sc]:-n/a} == n/a ]] && EXIT_STATUS=2 ;;
         esac
     done

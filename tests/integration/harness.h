@@ -287,6 +287,10 @@ struct h_tls_opts {
     const char *cipher_list; /* TLS <= 1.2 cipher list, NULL: default */
     int timeout_ms;          /* connect + handshake timeout, 0: 5000 */
     int ipv6;                /* connect to ::1 instead of 127.0.0.1 */
+    const char *client_cert; /* client certificate chain (PEM file) to present, NULL: none */
+    const char *client_key;  /* its private key (PEM file) */
+    SSL_SESSION *session;    /* session to offer for resumption (borrowed), NULL: none; see
+                                SSL_session_reused(c->ssl) and SSL_get1_session(c->ssl) */
 };
 
 /* Connects to 127.0.0.1:port and completes a TLS handshake with default options.

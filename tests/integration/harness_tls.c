@@ -230,9 +230,19 @@ int harness_conn_open_tls(struct h_conn *c, int port, const struct h_tls_opts *o
         h_conn_err(c, "cipher list not supported by the client", o->cipher_list);
         goto fail;
     }
+    if (o->client_cert != NULL &&
+        (SSL_CTX_use_certificate_chain_file(c->ctx, o->client_cert) != 1 ||
+         SSL_CTX_use_PrivateKey_file(c->ctx, o->client_key, SSL_FILETYPE_PEM) != 1)) {
+        h_conn_err(c, "cannot load the client certificate", o->client_cert);
+        goto fail;
+    }
     c->ssl = SSL_new(c->ctx);
     if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
         h_conn_err(c, "SSL_new", NULL);
+        goto fail;
+    }
+    if (o->session != NULL && SSL_set_session(c->ssl, o->session) != 1) {
+        h_conn_err(c, "SSL_set_session", NULL);
         goto fail;
     }
     SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

@@ -14,7 +14,7 @@
 #include "moat/log.h"
 #include "test_config_util.h"
 
-#define MOAT_TEST_N_KEYS 93 /* keys in the table (and in conf/moat.conf) */
+#define MOAT_TEST_N_KEYS 102 /* keys in the table (and in conf/moat.conf) */
 
 START_TEST(test_defaults)
 {
@@ -36,12 +36,17 @@ START_TEST(test_defaults)
     ck_assert_str_eq(cfg.server.state_dir, "");
     ck_assert_str_eq(cfg.tls.cert_file, "");
     ck_assert_str_eq(cfg.tls.key_file, "");
-    ck_assert_str_eq(cfg.tls.priority,
-                     "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"
-                     "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:"
-                     "+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
-                     "+GROUP-SECP384R1:%SERVER_PRECEDENCE");
+    ck_assert_str_eq(cfg.tls.priority, ""); /* the profile's */
     ck_assert_int_eq(cfg.tls.dev, 1);
+    ck_assert_str_eq(cfg.tls.profile, "intermediate");
+    ck_assert_str_eq(cfg.tls.extra_certs, "");
+    ck_assert_uint_eq(cfg.tls.watch_interval_ms, 5000);
+    ck_assert_int_eq(cfg.tls.session_tickets, 1);
+    ck_assert_uint_eq(cfg.tls.ticket_rotation_ms, 3600000);
+    ck_assert_uint_eq(cfg.tls.expiry_warn_days, 14);
+    ck_assert_str_eq(cfg.tls.client_ca, "");
+    ck_assert_str_eq(cfg.tls.client_auth, "off");
+    ck_assert_str_eq(cfg.tls.client_subject_header, "X-Client-Subject");
     ck_assert_str_eq(cfg.upstream.url, "http://127.0.0.1:8000");
     ck_assert_int_eq(cfg.upstream.addr.kind, MOAT_UPSTREAM_TCP);
     ck_assert_str_eq(cfg.upstream.addr.host, "127.0.0.1");
@@ -610,7 +615,8 @@ START_TEST(test_print)
     ck_assert(strstr(out, "trusted_proxies = 10.0.0.0/8, fd00::/8  # from: env") != NULL);
     ck_assert(strstr(out, "cert_file =   # from: default\n") != NULL);
     ck_assert(strstr(out, "[tls]\n") != NULL && strstr(out, "[log]\nlevel = info") != NULL);
-    ck_assert(strstr(out, "+GROUP-SECP384R1:%SERVER_PRECEDENCE") != NULL);
+    ck_assert(strstr(out, "profile = intermediate  # from: default\n") != NULL);
+    ck_assert(strstr(out, "client_auth = off  # from: default\n") != NULL);
     /* the output is itself a valid config file giving the same configuration */
     snprintf(opt, sizeof opt, "--config=%s", path);
     ck_assert_msg(load(args2, env2, &again, &cli, err, sizeof err) == 0, "err: %s", err);

@@ -270,7 +270,10 @@ enum field {
     F_LEVEL,
     F_REQID_HDR,
     F_PRIORITY,
-    F_NTRUSTED
+    F_NTRUSTED,
+    F_WATCH,
+    F_ROTATION,
+    F_WARN_DAYS,
 };
 
 struct value_case {
@@ -341,6 +344,22 @@ static const struct value_case value_cases[] = {
     {"MOAT_PROXY_REQUEST_ID_HEADER=X-\x01", 0, F_REQID_HDR, 0, "control characters"},
     {"MOAT_TLS_PRIORITY=NORMAL:-VERS-TLS1.0", 1, F_PRIORITY, 0, NULL},
     {"MOAT_TLS_PRIORITY=NOT-A-PRIORITY", 0, F_PRIORITY, 0, "GnuTLS priority"},
+    {"MOAT_TLS_PRIORITY=", 1, F_PRIORITY, 0, NULL},
+    {"MOAT_TLS_PROFILE=sometimes", 0, F_PRIORITY, 0, "must be intermediate or modern"},
+    {"MOAT_TLS_CLIENT_AUTH=maybe", 0, F_PRIORITY, 0, "must be off, optional or required"},
+    {"MOAT_TLS_EXTRA_CERTS=/a.crt", 0, F_PRIORITY, 0, "CERT:KEY pairs"},
+    {"MOAT_TLS_EXTRA_CERTS=a.crt:a.key", 0, F_PRIORITY, 0, "absolute paths"},
+    {"MOAT_TLS_EXTRA_CERTS=/a.crt:/a.key,,/b.crt:/b.key", 0, F_PRIORITY, 0, "CERT:KEY pairs"},
+    {"MOAT_TLS_CLIENT_SUBJECT_HEADER=X Client", 0, F_PRIORITY, 0, "token"},
+    {"MOAT_TLS_WATCH_INTERVAL=0", 1, F_WATCH, 0, NULL},
+    {"MOAT_TLS_WATCH_INTERVAL=250ms", 1, F_WATCH, 250, NULL},
+    {"MOAT_TLS_WATCH_INTERVAL=2h", 0, F_WATCH, 0, "must be between"},
+    {"MOAT_TLS_TICKET_KEY_ROTATION=10m", 1, F_ROTATION, 600000, NULL},
+    {"MOAT_TLS_TICKET_KEY_ROTATION=10s", 0, F_ROTATION, 0, "must be between"},
+    {"MOAT_TLS_TICKET_KEY_ROTATION=25h", 0, F_ROTATION, 0, "must be between"},
+    {"MOAT_TLS_EXPIRY_WARN_DAYS=0", 1, F_WARN_DAYS, 0, NULL},
+    {"MOAT_TLS_EXPIRY_WARN_DAYS=30", 1, F_WARN_DAYS, 30, NULL},
+    {"MOAT_TLS_EXPIRY_WARN_DAYS=-1", 0, F_WARN_DAYS, 0, "expected"},
     {"MOAT_PROXY_TRUSTED_PROXIES=10.0.0.0/8,,192.168.0.0/16", 1, F_NTRUSTED, 2, NULL},
     {"MOAT_PROXY_TRUSTED_PROXIES= ", 1, F_NTRUSTED, 0, NULL},
     {"MOAT_PROXY_TRUSTED_PROXIES=10.0.0.1/8", 0, F_NTRUSTED, 0,
@@ -374,6 +393,12 @@ static uint64_t field_value(const struct moat_config *cfg, enum field f)
         return (uint64_t)cfg->log.access;
     case F_LEVEL:
         return (uint64_t)cfg->log.level;
+    case F_WATCH:
+        return cfg->tls.watch_interval_ms;
+    case F_ROTATION:
+        return cfg->tls.ticket_rotation_ms;
+    case F_WARN_DAYS:
+        return cfg->tls.expiry_warn_days;
     case F_NTRUSTED:
         return cfg->proxy.n_trusted;
     default:

@@ -269,6 +269,48 @@ START_TEST(test_head_nonce)
 }
 END_TEST
 
+/* The verified client-certificate subject: the client's copies (any case) are
+ * always dropped, also when moat has no subject to send (mTLS off, or no
+ * certificate); moat's comes last. */
+START_TEST(test_head_client_subject)
+{
+    static const char *const fields[] = {"X-Client-Subject", "CN=forged", "Accept", "*/*",
+                                         "x-client-subject", "CN=again"};
+    static const char *const want_tail[] = {
+        "X-Request-Id: abc\r\nX-Client-Subject: CN=alice,O=Acme\r\n\r\n",
+        "X-Request-Id: abc\r\n\r\n", "X-Request-Id: abc\r\n\r\n"};
+    static const char *const subjects[] = {"CN=alice,O=Acme", "", NULL};
+    struct moat_reqcheck_result check;
+    struct moat_hdr h[MAX_FIELDS];
+    struct moat_fwd_input in;
+    char out[OUT_CAP];
+    char want[OUT_CAP];
+    size_t i, j;
+    long n;
+
+    for (i = 0; i < 3; i++) {
+        build_input(&cases[0], &in, &check, h);
+        for (j = 0; j < 3; j++) {
+            h[j].name = fields[2 * j];
+            h[j].name_len = strlen(fields[2 * j]);
+            h[j].value = fields[2 * j + 1];
+            h[j].value_len = strlen(fields[2 * j + 1]);
+        }
+        in.n_hdrs = 3;
+        in.client_subject_header = "X-Client-Subject";
+        in.client_subject = subjects[i];
+        snprintf(want, sizeof(want), "%s%s%s", LINE "Accept: */*\r\n", FWD_V4, want_tail[i]);
+        n = moat_fwd_build_head(&in, out, sizeof(out));
+        ck_assert_int_ge(n, 0);
+        ck_assert_msg((size_t)n == strlen(want) && memcmp(out, want, (size_t)n) == 0,
+                      "--- got\n%.*s--- want\n%s", (int)n, out, want);
+    }
+    /* a subject that would break the framing is refused, never sent */
+    in.client_subject = "CN=a\r\nX-Admin: 1";
+    ck_assert_int_eq(moat_fwd_build_head(&in, out, sizeof(out)), -1);
+}
+END_TEST
+
 START_TEST(test_head_bad_input)
 {
     const struct fwd_case *c = &cases[0];
@@ -440,6 +482,7 @@ int main(void)
     tcase_add_loop_test(tc, test_head_table, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_loop_test(tc, test_head_cap, 0, sizeof(cases) / sizeof(cases[0]));
     tcase_add_test(tc, test_head_nonce);
+    tcase_add_test(tc, test_head_client_subject);
     tcase_add_test(tc, test_head_bad_input);
     tcase_add_test(tc, test_head_nul_in_value);
     tcase_add_loop_test(tc, test_request_id_table, 0, sizeof(rid_cases) / sizeof(rid_cases[0]));

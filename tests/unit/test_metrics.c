@@ -25,6 +25,8 @@ enum rec_kind {
     R_COOKIE,   /* moat_metrics_cookie_hardened() */
     R_SHUTDOWN, /* moat_metrics_shutdown_attempt(code) */
     R_CERT,     /* moat_metrics_cert_expiry(s, in) */
+    R_RESUMED,  /* moat_metrics_tls_resumed() */
+    R_RELOAD,   /* moat_metrics_tls_reload(code) */
 };
 
 /* One recording in a script. */
@@ -78,6 +80,8 @@ static const struct rec script[] = {
     {R_CERT, HTTPS, "main", 0, 0, 1700000000, 0},
     {R_CERT, HTTPS, "alt", 0, 0, 1, 0},
     {R_CERT, HTTPS, "alt", 0, 0, 1800000000, 0},
+    C(R_RESUMED, 0), C(R_RESUMED, 0),
+    C(R_RELOAD, 1), C(R_RELOAD, 0), C(R_RELOAD, 7),
 };
 
 /* Lines the script must produce, exactly. */
@@ -144,6 +148,9 @@ static const char *const expect_present[] = {
     "moat_tls_handshakes_total{version=\"1.3\"} 2",
     "moat_tls_handshakes_total{version=\"other\"} 1",
     "moat_tls_handshake_failures_total 1",
+    "moat_tls_resumptions_total 2",
+    "moat_tls_reload_total{result=\"success\"} 2",
+    "moat_tls_reload_total{result=\"failure\"} 1",
     "moat_cookies_hardened_total 3",
     "moat_emergency_shutdown_attempts_total{result=\"accepted\"} 0",
     "moat_emergency_shutdown_attempts_total{result=\"denied\"} 2",
@@ -216,6 +223,12 @@ static void play(struct moat_metrics *m, const struct rec *r, size_t n)
             break;
         case R_CERT:
             ck_assert_int_eq(moat_metrics_cert_expiry(m, r[i].s, (int64_t)r[i].in), 0);
+            break;
+        case R_RESUMED:
+            moat_metrics_tls_resumed(m);
+            break;
+        case R_RELOAD:
+            moat_metrics_tls_reload(m, r[i].code);
             break;
         }
     }
@@ -311,6 +324,8 @@ static const struct {
     {"moat_connections_rejected_total", "counter"},
     {"moat_tls_handshakes_total", "counter"},
     {"moat_tls_handshake_failures_total", "counter"},
+    {"moat_tls_resumptions_total", "counter"},
+    {"moat_tls_reload_total", "counter"},
     {"moat_tls_certificate_expiry_timestamp_seconds", "gauge"},
     {"moat_upstream_request_duration_seconds", "histogram"},
     {"moat_upstream_errors_total", "counter"},

@@ -32,7 +32,8 @@
     "SECP256R1:"                                                                                   \
     "+GROUP-SECP384R1:%SERVER_PRECEDENCE"
 
-static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int ca)
+static X509 *cert_make_san(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+                           int ca, const char *san)
 {
     static long serial = 1;
     time_t now = time(NULL);
@@ -55,16 +56,22 @@ static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
     ext_add(x, &ctx, NID_key_usage,
             ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyEncipherment");
     if (!ca)
-        ext_add(x, &ctx, NID_subject_alt_name, "DNS:localhost");
+        ext_add(x, &ctx, NID_subject_alt_name, san);
     MUST(X509_sign(x, issuer_key != NULL ? issuer_key : key, EVP_sha256()) > 0);
     X509_NAME_free(name);
     return x;
 }
 
-static void pair_put(const char *name, EVP_PKEY *k)
+static X509 *cert_make(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int ca)
+{
+    return cert_make_san(key, cn, issuer, issuer_key, ca, "DNS:localhost");
+}
+
+/* name.pem (self-signed, subjectAltName san) and name.key. */
+static void pair_put_san(const char *name, EVP_PKEY *k, const char *san)
 {
     char fn[64];
-    X509 *x = cert_make(k, name, NULL, NULL, 0);
+    X509 *x = cert_make_san(k, name, NULL, NULL, 0, san);
 
     snprintf(fn, sizeof(fn), "%s.key", name);
     key_put(fn, k);
@@ -72,6 +79,11 @@ static void pair_put(const char *name, EVP_PKEY *k)
     certs_put(fn, x, NULL, NULL);
     X509_free(x);
     EVP_PKEY_free(k);
+}
+
+static void pair_put(const char *name, EVP_PKEY *k)
+{
+    pair_put_san(name, k, "DNS:localhost");
 }
 
 static void material_make(void)
@@ -86,6 +98,10 @@ static void material_make(void)
     pair_put("ec", EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"));
     pair_put("ec2", EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"));
     pair_put("rsa", EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048));
+    pair_put_san("sni_a", EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"),
+                 "DNS:a.example,DNS:*.wild.example,IP:192.0.2.1");
+    pair_put_san("sni_b", EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"),
+                 "DNS:B.Example,DNS:x.wild.example");
 
     ca_k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     leaf_k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -183,7 +199,7 @@ struct seen {
 
 /* One full handshake: a GnuTLS server (thread) serving from the installed
  * store, an OpenSSL client capped at max_version. */
-static void handshake(int max_version, struct seen *out)
+static void handshake_sni(int max_version, const char *sni, struct seen *out)
 {
     struct timeval tv = {10, 0};
     gnutls_certificate_credentials_t cred = NULL;
@@ -210,7 +226,8 @@ static void handshake(int max_version, struct seen *out)
     ssl = SSL_new(ctx);
     MUST(ssl != NULL);
     MUST(SSL_set_fd(ssl, fds[1]) == 1);
-    MUST(SSL_set_tlsext_host_name(ssl, "localhost") == 1);
+    if (sni != NULL)
+        MUST(SSL_set_tlsext_host_name(ssl, sni) == 1);
     if (SSL_connect(ssl) == 1) {
         peer = SSL_get1_peer_certificate(ssl);
         MUST(peer != NULL);
@@ -228,6 +245,11 @@ static void handshake(int max_version, struct seen *out)
         out->ok = 0;
     gnutls_certificate_free_credentials(cred);
     ERR_clear_error();
+}
+
+static void handshake(int max_version, struct seen *out)
+{
+    handshake_sni(max_version, "localhost", out);
 }
 
 static struct moat_tlsstore *store_with(const char *cert, const char *key)
@@ -365,6 +387,9 @@ START_TEST(test_reload)
     expect_serving("chain.pem");
     ck_assert_int_eq(load(st, "ec2.pem", "ec2.key", err, sizeof(err)), 0);
     expect_serving("ec2.pem");
+    /* the same chain again: nothing published (1), still served */
+    ck_assert_int_eq(load(st, "ec2.pem", "ec2.key", err, sizeof(err)), 1);
+    expect_serving("ec2.pem");
 
     /* Uninstalled: nothing is served; freeing also uninstalls. */
     moat_tlsstore_install(NULL);
@@ -373,6 +398,85 @@ START_TEST(test_reload)
     moat_tlsstore_free(st);
     ck_assert_int_eq(moat_tlsstore_retrieve(NULL, NULL, 0, NULL, 0, &pc, &n, &pk), -1);
     moat_tlsstore_free(NULL);
+}
+END_TEST
+
+/* SNI: exact names beat wildcards, earlier pairs beat later ones, the
+ * default answers everything else; a real handshake gets the chosen pair. */
+struct sni_case {
+    const char *name; /* server name sent, NULL: none */
+    int want;         /* pair index: 0 ec (default), 1 sni_a, 2 sni_b */
+};
+
+static const struct sni_case sni_cases[] = {
+    {NULL, 0},
+    {"localhost", 0},
+    {"a.example", 1},
+    {"A.EXAMPLE.", 1},
+    {"b.example", 2},        /* the certificate's name is normalised too */
+    {"x.wild.example", 2},   /* exact in a later pair beats an earlier wildcard */
+    {"y.wild.example", 1},   /* wildcard */
+    {"wild.example", 0},     /* the wildcard does not cover its parent */
+    {"z.y.wild.example", 0}, /* nor two labels */
+    {"192.0.2.1", 0},        /* IP SANs are not server names */
+    {"unknown.test", 0},
+    {"bad name", 0},
+};
+
+START_TEST(test_sni_pick)
+{
+    const struct sni_case *c = &sni_cases[_i];
+    static const char *const files[] = {"ec", "sni_a", "sni_b"};
+    struct moat_tls_pair pairs[3];
+    struct moat_tlsstore *st = moat_tlsstore_new();
+    char err[512] = "", want_fp[128];
+    struct seen seen;
+    size_t i;
+
+    ck_assert(st != NULL);
+    for (i = 0; i < 3; i++) {
+        char n[64];
+
+        snprintf(n, sizeof(n), "%s.pem", files[i]);
+        pathof(pairs[i].cert, sizeof(pairs[i].cert), n);
+        snprintf(n, sizeof(n), "%s.key", files[i]);
+        pathof(pairs[i].key, sizeof(pairs[i].key), n);
+    }
+    ck_assert_int_eq(moat_tlsstore_pick(st, c->name), -1); /* nothing loaded */
+    ck_assert_msg(moat_tlsstore_load_pairs(st, pairs, 3, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(moat_tlsstore_pick(st, c->name), c->want);
+    moat_tlsstore_install(st);
+    if (c->name == NULL || strchr(c->name, ' ') == NULL) {
+        handshake_sni(TLS1_3_VERSION, c->name, &seen);
+        ck_assert(seen.ok);
+        snprintf(err, sizeof(err), "%s.pem", files[c->want]);
+        file_fp(err, want_fp, sizeof(want_fp));
+        ck_assert_str_eq(seen.fp, want_fp);
+    }
+    moat_tlsstore_free(st);
+}
+END_TEST
+
+/* A bundle loads all or nothing: one bad pair keeps the old bundle. */
+START_TEST(test_pairs_all_or_nothing)
+{
+    struct moat_tlsstore *st = store_with("ec.pem", "ec.key");
+    struct moat_tls_pair pairs[2];
+    char err[512] = "";
+
+    moat_tlsstore_install(st);
+    pathof(pairs[0].cert, sizeof(pairs[0].cert), "rsa.pem");
+    pathof(pairs[0].key, sizeof(pairs[0].key), "rsa.key");
+    pathof(pairs[1].cert, sizeof(pairs[1].cert), "sni_a.pem");
+    pathof(pairs[1].key, sizeof(pairs[1].key), "sni_b.key"); /* mismatch */
+    ck_assert_int_eq(moat_tlsstore_load_pairs(st, pairs, 2, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "does not match") != NULL, "%s", err);
+    expect_serving("ec.pem");
+    ck_assert_int_eq(moat_tlsstore_load_pairs(st, pairs, 0, err, sizeof(err)), -1);
+    ck_assert_int_eq(moat_tlsstore_load_pairs(st, pairs, MOAT_TLS_MAX_PAIRS + 1, err, sizeof(err)),
+                     -1);
+    expect_serving("ec.pem");
+    moat_tlsstore_free(st);
 }
 END_TEST
 
@@ -447,6 +551,8 @@ int main(void)
     tcase_add_loop_test(tc, test_handshake_table, 0, sizeof(hs_cases) / sizeof(hs_cases[0]));
     tcase_add_loop_test(tc, test_bad_load_table, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(tc, test_reload);
+    tcase_add_loop_test(tc, test_sni_pick, 0, sizeof(sni_cases) / sizeof(sni_cases[0]));
+    tcase_add_test(tc, test_pairs_all_or_nothing);
     tcase_add_test(tc, test_reload_under_load);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
