@@ -67,8 +67,10 @@ struct moat_runtime {
     struct moat_metrics *metrics;  /* the registry every listener records in */
     struct moat_admin *admin;      /* admin listener (metrics, probes), NULL when off */
     struct moat_httpredir *http;   /* plain-HTTP redirect listener, NULL when off */
-    struct moat_cert_info cert;    /* the served certificate (names for the redirects) */
-    struct moat_secheaders sech;   /* security-header policy (immutable after start-up) */
+    /* names of every served certificate (the plain-HTTP listener's allowed hosts) */
+    char cert_names[MOAT_HTTPREDIR_MAX_NAMES][MOAT_HTTPREDIR_NAME_MAX];
+    size_t n_cert_names;               /* entries used in cert_names */
+    struct moat_secheaders sech;       /* security-header policy (immutable after start-up) */
     struct moat_cookie_policy cookies; /* cookie hardening (immutable after start-up) */
     double start_time;                 /* wall-clock start, seconds since the epoch */
     struct moat_token *sd_token;       /* the shutdown token until sd takes it, or NULL */
@@ -242,12 +244,12 @@ out:
  * Returns 0, or -1 with a message in err. */
 static int http_names_set(struct moat_runtime *rt, char *err, size_t errlen)
 {
-    const char *names[MOAT_CERT_MAX_NAMES];
+    const char *names[MOAT_HTTPREDIR_MAX_NAMES];
     size_t i;
 
-    for (i = 0; i < rt->cert.n_names; i++)
-        names[i] = rt->cert.names[i];
-    return moat_httpredir_set_names(rt->http, names, rt->cert.n_names, err, errlen);
+    for (i = 0; i < rt->n_cert_names; i++)
+        names[i] = rt->cert_names[i];
+    return moat_httpredir_set_names(rt->http, names, rt->n_cert_names, err, errlen);
 }
 
 /* Creates the plain-HTTP listener (binding it) with the certificate's names.
@@ -279,30 +281,46 @@ static int http_check(struct moat_runtime *rt, char *err, size_t errlen)
 {
     static struct moat_httpredir_policy pol; /* large: keep it off the stack */
     static const char *const dev_names[] = {"localhost", "127.0.0.1", "::1"};
-    const char *names[MOAT_CERT_MAX_NAMES];
+    const char *names[MOAT_HTTPREDIR_MAX_NAMES];
     size_t i;
 
     if (rt->cfg.http.listen.kind == MOAT_BIND_OFF)
         return 0;
     if (rt->cfg.tls.dev && rt->cfg.tls.cert_file[0] == '\0')
         return moat_httpredir_policy_build(&rt->cfg, dev_names, 3, &pol, err, errlen);
-    for (i = 0; i < rt->cert.n_names; i++)
-        names[i] = rt->cert.names[i];
-    return moat_httpredir_policy_build(&rt->cfg, names, rt->cert.n_names, &pol, err, errlen);
+    for (i = 0; i < rt->n_cert_names; i++)
+        names[i] = rt->cert_names[i];
+    return moat_httpredir_policy_build(&rt->cfg, names, rt->n_cert_names, &pol, err, errlen);
+}
+
+/* Appends info's names that names[0..n) lacks and that fit; returns the new count. */
+static size_t cert_names_add(char names[][MOAT_HTTPREDIR_NAME_MAX], size_t n,
+                             const struct moat_cert_info *info)
+{
+    size_t i, j;
+
+    for (i = 0; i < info->n_names && n < MOAT_HTTPREDIR_MAX_NAMES; i++) {
+        for (j = 0; j < n && strcmp(names[j], info->names[i]) != 0; j++)
+            ;
+        if (j == n && strlen(info->names[i]) < MOAT_HTTPREDIR_NAME_MAX)
+            snprintf(names[n++], MOAT_HTTPREDIR_NAME_MAX, "%s", info->names[i]);
+    }
+    return n;
 }
 
 /* Resolves, checks and (load != 0) loads every pair as one unit. Returns 0
  * or -1 (logged; with load, the pairs in service stay). */
 static int tls_prepare(struct moat_runtime *rt, int load)
 {
-    struct moat_cert_info info, first;
+    struct moat_cert_info info;
+    char names[MOAT_HTTPREDIR_MAX_NAMES][MOAT_HTTPREDIR_NAME_MAX];
+    size_t n_names = 0;
     time_t not_after[MOAT_TLS_MAX_PAIRS];
     char err[512];
     int created = 0;
     size_t i;
     int rc = -1;
 
-    memset(&first, 0, sizeof(first));
     if (tls_pairs(rt, &created) != 0)
         goto out;
     for (i = 0; i < rt->n_pairs; i++) {
@@ -312,8 +330,7 @@ static int tls_prepare(struct moat_runtime *rt, int load)
             goto out;
         }
         not_after[i] = info.not_after;
-        if (i == 0)
-            first = info; /* the default pair: its names feed the plain-HTTP listener */
+        n_names = cert_names_add(names, n_names, &info);
         if (info.key_mode_too_open)
             moat_log(MOAT_LOG_WARN, "tls_key_permissions",
                      "private key %s is readable by group or others; chmod 600 it",
@@ -338,7 +355,8 @@ static int tls_prepare(struct moat_runtime *rt, int load)
         cert_expiry_record(rt);
         cert_expiry_warn(rt);
     }
-    rt->cert = first;
+    memcpy(rt->cert_names, names, sizeof(names));
+    rt->n_cert_names = n_names;
     rc = 0;
 out:
     return rc;

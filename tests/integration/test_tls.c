@@ -420,6 +420,15 @@ struct sni_case {
     const char *want; /* pair expected: "def", "a" or "b" */
 };
 
+/* Hosts the plain-HTTP listener must redirect (names of any served pair) or refuse. */
+static const struct {
+    const char *host;
+    int status;
+} redirect_cases[] = {
+    {"localhost", 308},   {"a.example", 308},  {"b.example", 308},
+    {"y.b.example", 308}, {"other.test", 421},
+};
+
 START_TEST(test_sni)
 {
     static const struct sni_case cases[] = {
@@ -473,6 +482,26 @@ START_TEST(test_sni)
         ck_assert_uint_eq(harness_count(log, "\"event\":\"tls_certificate_expiring\""), 1);
         ck_assert(strstr(log, "\"days_left\":5") != NULL || strstr(log, "\"days_left\":4"));
         free(log);
+    }
+    /* The plain-HTTP listener redirects for the names of every served pair. */
+    for (i = 0; i < sizeof(redirect_cases) / sizeof(redirect_cases[0]); i++) {
+        struct h_conn c;
+        struct h_resp r;
+        char raw[256], loc[H_PATH];
+
+        snprintf(raw, sizeof(raw), "GET /x HTTP/1.1\r\nHost: %s\r\n\r\n", redirect_cases[i].host);
+        ck_assert_int_eq(harness_conn_open_plain(&c, m.http_port), 0);
+        ck_assert_int_eq(harness_conn_send_str(&c, raw), 0);
+        memset(&r, 0, sizeof(r));
+        ck_assert_int_eq(harness_read_response(&c, &r, NULL), 0);
+        ck_assert_msg(r.status == redirect_cases[i].status, "Host %s: %d", redirect_cases[i].host,
+                      r.status);
+        if (r.status == 308) {
+            snprintf(loc, sizeof(loc), "https://%s:%d/x", redirect_cases[i].host, m.port);
+            ck_assert_str_eq(harness_resp_header(&r, "Location"), loc);
+        }
+        harness_resp_free(&r);
+        harness_conn_close(&c);
     }
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
 }
