@@ -39,6 +39,7 @@ static int check_mode(const char *value, const char **why);
 static int check_samesite(const char *value, const char **why);
 static int check_names(const char *value, const char **why);
 static int check_server_name(const char *value, const char **why);
+static int check_memlock(const char *value, const char **why);
 static int check_sd_target(const char *value, const char **why);
 static int check_sd_mode(const char *value, const char **why);
 static int check_sd_signal(const char *value, const char **why);
@@ -302,6 +303,10 @@ static const struct moat_cfg_key keys[] = {
     {.section = "sandbox", .name = "landlock", .type = MOAT_CFG_T_BOOL,
      .offset = OFF(sandbox.landlock), .def = "true",
      .help = "restrict files and TCP ports with Landlock where the kernel has it"},
+    {.section = "sandbox", .name = "lock_memory", .type = MOAT_CFG_T_STRING,
+     .offset = OFF(sandbox.lock_memory), .size = SZ(sandbox.lock_memory), .def = "auto",
+     .check = check_memlock,
+     .help = "keep moat's memory (keys) out of swap: auto, on (or refuse to start), off"},
 
     {.section = "headers", .name = "profile", .type = MOAT_CFG_T_STRING,
      .offset = OFF(headers.profile), .size = SZ(headers.profile), .def = "standard",
@@ -495,6 +500,18 @@ static int check_token(const char *value, const char **why)
 {
     if (!moat_hdr_is_token(value, strlen(value))) {
         *why = "must be an HTTP header name (RFC 9110 token)";
+        return -1;
+    }
+    return 0;
+}
+
+/* sandbox.lock_memory: auto, on or off. */
+static int check_memlock(const char *value, const char **why)
+{
+    enum moat_memlock_mode m;
+
+    if (moat_memlock_parse(value, &m) != 0) {
+        *why = "must be auto, on or off";
         return -1;
     }
     return 0;

@@ -504,6 +504,27 @@ static void drain(struct moat_runtime *rt)
         moat_log(MOAT_LOG_WARN, "drain_timeout", "%u request(s) cut at the drain deadline", left);
 }
 
+/* sandbox.lock_memory: locks the process in RAM (logged either way). Returns
+ * 0, or -1 (logged) when it is required and cannot be done. */
+static int memory_lock(const struct moat_config *cfg)
+{
+    enum moat_memlock_mode mode = MOAT_MEMLOCK_AUTO;
+    char why[256];
+    int locked = 0, rc;
+
+    (void)moat_memlock_parse(cfg->sandbox.lock_memory, &mode); /* checked when loaded */
+    rc = moat_privs_lock_memory(mode, &locked, why, sizeof(why));
+    if (locked)
+        moat_log(MOAT_LOG_INFO, "memory_locked", "all memory locked in RAM (never swapped)");
+    else if (rc != 0)
+        moat_log(MOAT_LOG_ERROR, "memory_lock_failed",
+                 "sandbox.lock_memory = on but memory cannot be locked: %s", why);
+    else if (mode != MOAT_MEMLOCK_OFF)
+        moat_log(MOAT_LOG_WARN, "memory_not_locked",
+                 "memory is not locked, secrets could reach swap: %s", why);
+    return rc;
+}
+
 /* `moat healthcheck`: exit 0 when the admin listener's /healthz answers 200, else 1. */
 static int healthcheck(const struct moat_config *cfg)
 {
@@ -1025,6 +1046,9 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
 
+    /* Before the TLS keys are loaded: nothing of moat's goes to swap. */
+    if (memory_lock(&rt.cfg) != 0)
+        return EXIT_STARTUP;
     clock_gettime(CLOCK_REALTIME, &now);
     rt.start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
     rt.metrics = moat_metrics_new();

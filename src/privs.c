@@ -335,6 +335,48 @@ static void page_span(void *buf, size_t len, void **start, size_t *span)
     *span = (size_t)(b - a);
 }
 
+int moat_memlock_parse(const char *s, enum moat_memlock_mode *out)
+{
+    static const char *const names[] = {"auto", "on", "off"};
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum moat_memlock_mode)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int moat_privs_lock_memory(enum moat_memlock_mode mode, int *locked, char *why, size_t cap)
+{
+    struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+    int rc = 0;
+
+    *locked = 0;
+    snprintf(why, cap, "sandbox.lock_memory = off");
+    if (mode == MOAT_MEMLOCK_OFF)
+        goto out;
+    if (geteuid() == 0)
+        (void)setrlimit(RLIMIT_MEMLOCK, &rl); /* fails without CAP_SYS_RESOURCE: checked below */
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY) {
+        snprintf(why, cap,
+                 "RLIMIT_MEMLOCK is %llu bytes, not unlimited (raise it: ulimit -l unlimited, "
+                 "docker --ulimit memlock=-1)",
+                 (unsigned long long)rl.rlim_cur);
+    } else if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0) {
+        snprintf(why, cap, "mlockall: %s", strerror(errno));
+    } else {
+        *locked = 1;
+        why[0] = '\0';
+    }
+    if (!*locked && mode == MOAT_MEMLOCK_ON)
+        rc = -1;
+out:
+    return rc;
+}
+
 int moat_privs_lock_secret(void *buf, size_t len)
 {
     void *start;

@@ -183,6 +183,7 @@ struct moat_config {
         int allow_root;           /* sandbox.allow_root: started as root, stay root, false */
         char seccomp[16];         /* sandbox.seccomp: kill | errno | log | off, kill */
         int landlock;             /* sandbox.landlock: apply Landlock where the kernel has it */
+        char lock_memory[8];      /* sandbox.lock_memory: auto | on | off, auto */
     } sandbox;
 
     /* Security headers; "" means the profile's default (see secheaders.h). */

@@ -110,6 +110,27 @@ int moat_privs_lock_secret(void *buf, size_t len);
 /* Wipes buf[0..len) and unlocks its pages (the other half of lock_secret). */
 void moat_privs_unlock_secret(void *buf, size_t len);
 
+/* sandbox.lock_memory: keep every page of moat out of swap. */
+enum moat_memlock_mode {
+    MOAT_MEMLOCK_AUTO = 0, /* lock when RLIMIT_MEMLOCK allows it (or root can raise it) */
+    MOAT_MEMLOCK_ON,       /* lock, or refuse to start */
+    MOAT_MEMLOCK_OFF,      /* do not lock */
+};
+
+/* Parses "auto", "on", "off". Returns 0, or -1 when unknown. Pure. */
+int moat_memlock_parse(const char *s, enum moat_memlock_mode *out);
+
+/* Locks the whole process in RAM, so that no secret moat or its libraries hold
+ * (the TLS private keys inside GnuTLS, session keys, the ticket key, the
+ * shutdown token) is ever written to swap: mlockall(MCL_CURRENT | MCL_FUTURE |
+ * MCL_ONFAULT), pages locked as they are first touched, so RSS does not grow.
+ * Root first raises RLIMIT_MEMLOCK to unlimited (it stays so after the
+ * privilege drop); otherwise the lock is only taken when the limit is
+ * already unlimited, since a finite one could later make allocations fail.
+ * Not inherited by children (fork, exec). *locked says whether it was taken;
+ * why (cap bytes) says why not. Returns 0, or -1 (mode ON and not locked). */
+int moat_privs_lock_memory(enum moat_memlock_mode mode, int *locked, char *why, size_t cap);
+
 /* ---- seccomp and Landlock (src/sandbox*.c) ---- */
 
 /* What the seccomp filter does with a system call outside the allowlist. */

@@ -495,6 +495,12 @@ def test_compose():
         for what, ok, found in table:
             R.check(where, what, ok, found)
 
+    # moat may lock its memory out of swap (sandbox.lock_memory = auto)
+    memlock = ((moat.get("ulimits") or {}).get("memlock"))
+    R.check(area, "moat's memlock ulimit is unlimited (-1)",
+            memlock == -1 or (isinstance(memlock, dict) and memlock.get("soft") == -1
+                              and memlock.get("hard") == -1), memlock)
+
     # app: internal only, built from docker/demo
     R.check(area, "app publishes no port", not app.get("ports"), app.get("ports"))
     app_nets = set(app.get("networks") or ["default"])

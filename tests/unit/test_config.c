@@ -14,7 +14,7 @@
 #include "moat/log.h"
 #include "test_config_util.h"
 
-#define MOAT_TEST_N_KEYS 102 /* keys in the table (and in conf/moat.conf) */
+#define MOAT_TEST_N_KEYS 103 /* keys in the table (and in conf/moat.conf) */
 
 START_TEST(test_defaults)
 {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -123,6 +124,59 @@ START_TEST(test_lock_secret)
 {
     char msg[MSG];
     int st = in_child(child_lock_secret, NULL, msg, sizeof(msg));
+
+    ck_assert_msg(child_ok(st), "status %#x: %s", st, msg);
+}
+END_TEST
+
+/* lock_memory: off does nothing; auto locks (as root, or with an unlimited
+ * RLIMIT_MEMLOCK) and pages then show in VmLck; on refuses a finite limit that
+ * cannot be raised. */
+static int child_lock_memory(int out, void *arg)
+{
+    static unsigned char page[8192] __attribute__((aligned(4096)));
+    struct rlimit small = {65536, 65536}, cur;
+    enum moat_memlock_mode m;
+    char why[256];
+    int locked = 1;
+
+    (void)arg;
+    CHILD_CHECK(moat_memlock_parse("auto", &m) == 0 && m == MOAT_MEMLOCK_AUTO, "parse auto");
+    CHILD_CHECK(moat_memlock_parse("on", &m) == 0 && m == MOAT_MEMLOCK_ON, "parse on");
+    CHILD_CHECK(moat_memlock_parse("off", &m) == 0 && m == MOAT_MEMLOCK_OFF, "parse off");
+    CHILD_CHECK(moat_memlock_parse("yes", &m) == -1 && moat_memlock_parse("", &m) == -1, "bad");
+    CHILD_CHECK(moat_privs_lock_memory(MOAT_MEMLOCK_OFF, &locked, why, sizeof(why)) == 0 && !locked,
+                "off");
+    /* auto locks exactly when the limit is (or root could make it) unlimited */
+    CHILD_CHECK(moat_privs_lock_memory(MOAT_MEMLOCK_AUTO, &locked, why, sizeof(why)) == 0, "auto");
+    CHILD_CHECK(getrlimit(RLIMIT_MEMLOCK, &cur) == 0, "getrlimit");
+    if (cur.rlim_cur == RLIM_INFINITY) {
+        CHILD_CHECK(locked, "unlimited but not locked: %s", why);
+#ifndef __SANITIZE_ADDRESS__           /* AddressSanitizer turns mlockall into a no-op */
+        memset(page, 1, sizeof(page)); /* faulted in after the lock: locked now */
+        CHILD_CHECK(vm_locked_kb() >= 8, "VmLck %ld kB", vm_locked_kb());
+#endif
+        munlockall();
+    } else {
+        CHILD_CHECK(!locked && strstr(why, "RLIMIT_MEMLOCK") != NULL, "finite limit: %s", why);
+    }
+    /* A finite limit that cannot be raised: auto declines, on refuses. */
+    CHILD_CHECK(setrlimit(RLIMIT_MEMLOCK, &small) == 0, "setrlimit");
+    if (geteuid() == 0)
+        CHILD_CHECK(setresgid(65532, 65532, 65532) == 0 && setresuid(65532, 65532, 65532) == 0,
+                    "drop");
+    CHILD_CHECK(moat_privs_lock_memory(MOAT_MEMLOCK_AUTO, &locked, why, sizeof(why)) == 0 &&
+                    !locked && strstr(why, "RLIMIT_MEMLOCK") != NULL,
+                "auto with a small limit: %d %s", locked, why);
+    CHILD_CHECK(moat_privs_lock_memory(MOAT_MEMLOCK_ON, &locked, why, sizeof(why)) == -1 && !locked,
+                "on with a small limit");
+    return 0;
+}
+
+START_TEST(test_lock_memory)
+{
+    char msg[MSG];
+    int st = in_child(child_lock_memory, NULL, msg, sizeof(msg));
 
     ck_assert_msg(child_ok(st), "status %#x: %s", st, msg);
 }
@@ -443,6 +497,7 @@ static Suite *privs_suite(void)
     tcase_add_loop_test(tc, test_parse_id, 0, (int)(sizeof(id_cases) / sizeof(id_cases[0])));
     tcase_add_test(tc, test_harden);
     tcase_add_test(tc, test_lock_secret);
+    tcase_add_test(tc, test_lock_memory);
     tcase_add_test(tc, test_drop_default);
     tcase_add_test(tc, test_drop_names);
     tcase_add_test(tc, test_keep_kill);
