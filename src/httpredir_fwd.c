@@ -305,11 +305,16 @@ static void *fwd_main(void *arg)
         f->first = (f->first + 1) % MOAT_HTTPREDIR_FWD_QUEUE;
         f->count--;
         pthread_mutex_unlock(&f->lock);
-        fwd_run(f, j);
-        if (j->upstream_s >= 0)
-            moat_metrics_upstream(f->metrics, j->upstream_s);
-        if (j->error != NULL)
-            moat_metrics_upstream_error(f->metrics, j->error);
+        /* Queued before the lockdown came: it must not reach the app either. */
+        if (atomic_load(&f->lockdown)) {
+            fwd_fail(j, 503, "lockdown");
+        } else {
+            fwd_run(f, j);
+            if (j->upstream_s >= 0)
+                moat_metrics_upstream(f->metrics, j->upstream_s);
+            if (j->error != NULL)
+                moat_metrics_upstream_error(f->metrics, j->error);
+        }
         /* The job belongs to the request again from here on. */
         MHD_resume_connection(j->conn);
     }
@@ -324,6 +329,7 @@ int hr_fwd_init(struct hr_fwd *f, const struct moat_config *cfg, struct moat_ups
     f->up = up;
     f->metrics = metrics;
     atomic_init(&f->stop, 0);
+    atomic_init(&f->lockdown, 0);
     if (pthread_mutex_init(&f->lock, NULL) != 0)
         return -1;
     if (pthread_cond_init(&f->wake, NULL) != 0) {

@@ -567,6 +567,7 @@ static void lockdown_engage(void *arg)
     struct moat_runtime *rt = arg;
 
     moat_server_set_lockdown(rt->srv, 1);
+    moat_httpredir_set_lockdown(rt->http, 1);
     if (rt->admin != NULL)
         moat_admin_set_lockdown(rt->admin, 1);
 }

@@ -15,7 +15,8 @@
  * of libmicrohttpd 0.9.75 is permissive). Bounded: http.max_connections in total,
  * server.max_connections_per_ip per address, limits.header_timeout for the
  * request head (moat_httpredir_tick), at most MOAT_HTTPREDIR_FWD_QUEUE relays
- * queued (then 503). Metrics: requests and connections under listener="http",
+ * queued (then 503). In lockdown (moat_httpredir_set_lockdown) nothing is
+ * relayed any more: 503. Metrics: requests and connections under listener="http",
  * moat_redirects_total{code}, rejections by reason. Access log lines carry
  * "listener":"http".
  *
@@ -99,6 +100,12 @@ int moat_httpredir_start(struct moat_httpredir *h, char *err, size_t errlen);
 /* Closes connections whose request head is overdue (limits.header_timeout).
  * Call every ~100-250 ms from the main thread. */
 void moat_httpredir_tick(struct moat_httpredir *h);
+
+/* Emergency-shutdown lockdown (on != 0): from now on a PROXY exemption (the
+ * relay to the app) answers 503 "lockdown" instead of reaching the app, and
+ * relays still queued are failed the same way; redirects and health answers
+ * go on. Any thread; NULL is fine. */
+void moat_httpredir_set_lockdown(struct moat_httpredir *h, int on);
 
 /* Stops accepting new connections (drain). */
 void moat_httpredir_quiesce(struct moat_httpredir *h);

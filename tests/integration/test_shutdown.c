@@ -451,6 +451,57 @@ START_TEST(test_none_target)
 }
 END_TEST
 
+/* GET target on moat's plain-HTTP listener (Host: localhost); the whole response into r. */
+static void http_plain_get(const struct h_moat *m, const char *target, struct h_resp *r)
+{
+    struct h_conn c;
+    struct h_read_opts o = {0};
+    char raw[512];
+
+    ck_assert_int_gt(m->http_port, 0);
+    snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", target);
+    ck_assert_msg(harness_conn_open_plain(&c, m->http_port) == 0, "connect: %s", c.error);
+    ck_assert_msg(harness_conn_send_str(&c, raw) == 0, "send: %s", c.error);
+    o.timeout_ms = 15000;
+    ck_assert_msg(harness_read_response(&c, r, &o) == 0, "response: %s (status %d)", r->error,
+                  r->status);
+    harness_conn_close(&c);
+}
+
+/* Lockdown covers the plain-HTTP listener's relay to the app (ACME paths) too: once a correct
+ * token came, nothing reaches the app through moat, whatever the listener. */
+START_TEST(test_lockdown_http_relay)
+{
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", NULL};
+    struct h_resp r;
+    struct h_moat m;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    http_plain_get(&m, "/.well-known/acme-challenge/before", &r);
+    ck_assert_msg(r.status == 200, "relay before the shutdown: %d\n%s", r.status, r.head);
+    harness_resp_free(&r);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_int_eq(r.status, 202);
+    harness_resp_free(&r);
+    assert_lockdown(&m);
+    http_plain_get(&m, "/.well-known/acme-challenge/after", &r);
+    ck_assert_msg(r.status == 503, "the plain-HTTP relay reached the app in lockdown: %d\n%s",
+                  r.status, r.head);
+    ck_assert_ptr_null(strstr((const char *)r.body, "thumbprint"));
+    harness_resp_free(&r);
+    ck_assert_msg(harness_file_wait(m.log, "\"reason\":\"lockdown\"", 1, 5000),
+                  "no lockdown reason in the access log");
+    /* Health paths stay local; everything else still redirects. */
+    http_plain_get(&m, "/healthz", &r);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_free(&r);
+    http_plain_get(&m, "/x", &r);
+    ck_assert_int_eq(r.status, 308);
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
 /* shutdown.https_path: the endpoint on the HTTPS listener, never proxied, with the security
  * headers; other paths still reach the app until the right token comes. */
 START_TEST(test_https_path)
@@ -718,6 +769,10 @@ static Suite *shutdown_suite(void)
     tcase_add_test(tc, test_https_path);
     tcase_add_test(tc, test_startup_refusals);
     tcase_add_test(tc, test_child_status);
+    suite_add_tcase(s, tc);
+    tc = harness_tcase("lockdown", 120);
+    tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
+    tcase_add_test(tc, test_lockdown_http_relay);
     suite_add_tcase(s, tc);
     return s;
 }
