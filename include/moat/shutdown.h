@@ -22,7 +22,11 @@
  *      202 with a small JSON body saying what was signalled, or 500 with the
  *      reason when no target could be signalled (lockdown stays engaged).
  *      A later correct attempt while the target is being stopped answers 202
- *      again without signalling twice; after a failure it tries again.
+ *      again without signalling twice; after a failure it tries again; once
+ *      the target is gone, a pidfile: or process: target that now names
+ *      another live process (the app started again by a supervisor) is
+ *      stopped the same way, while the process already stopped (a stale
+ *      pidfile) is never signalled again.
  *   4. the main loop's tick sends SIGKILL through the same pidfd once
  *      shutdown.grace has passed and the target still lives; with
  *      shutdown.mode = exit, moat_shutdown_exit_due() then tells main to drain

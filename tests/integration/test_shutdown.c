@@ -367,6 +367,76 @@ START_TEST(test_grace_kill)
 }
 END_TEST
 
+/* Starts a python process that sleeps (SIGTERM ends it), waits until it runs, and writes its
+ * pid into pidfile. Returns the pid. */
+static pid_t start_sleeper(const char *name, const char *pidfile)
+{
+    const char *argv[] = {"/usr/bin/python3", "-c",
+                          "import time\nprint('ready', flush=True)\ntime.sleep(600)\n", NULL};
+    char out[H_PATH];
+    char pid_s[32];
+    struct h_spawn sp;
+    pid_t pid;
+
+    harness_path(out, sizeof(out), name);
+    memset(&sp, 0, sizeof(sp));
+    sp.argv = argv;
+    sp.err_path = out;
+    sp.own_group = 1;
+    pid = harness_spawn(&sp);
+    ck_assert_int_gt(pid, 0);
+    ck_assert_msg(harness_file_wait(out, "ready", 1, 10000), "the sleeper did not start");
+    snprintf(pid_s, sizeof(pid_s), "%d\n", (int)pid);
+    ck_assert_int_eq(harness_write_file(pidfile, pid_s, strlen(pid_s), 0644), 0);
+    return pid;
+}
+
+/* Lockdown mode, pidfile target: the app is stopped, a supervisor starts it again and writes
+ * the new pid; a second correct request stops the new process (it used to answer 202
+ * "repeat" naming the old pid and signal nothing). A pidfile that still names the stopped
+ * process is not signalled again. */
+START_TEST(test_second_request_restarted_target)
+{
+    char pidfile[H_PATH];
+    char env_target[H_PATH + 32];
+    const char *env[] = {token_env, env_target, NULL};
+    struct h_resp r;
+    struct h_moat m;
+    char v[64];
+    pid_t first, second;
+
+    harness_path(pidfile, sizeof(pidfile), "app.pid");
+    first = start_sleeper("first.log", pidfile);
+    snprintf(env_target, sizeof(env_target), "MOAT_SHUTDOWN_TARGET=pidfile:%s", pidfile);
+    h_start_moat(&m, harness_shared_app()->url, env);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    harness_resp_free(&r);
+    ck_assert_msg(wait_gone(first, 15000), "the first process did not stop");
+    ck_assert_msg(
+        harness_file_wait(m.log, "\"event\":\"emergency_shutdown_target_exited\"", 1, 15000),
+        "moat did not notice the end of the first process");
+    /* Same stale pidfile: nothing new to stop. */
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    ck_assert_msg(strstr((const char *)r.body, "\"repeat\":true") != NULL, "%s",
+                  (const char *)r.body);
+    harness_resp_free(&r);
+
+    second = start_sleeper("second.log", pidfile);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    ck_assert_int_eq(harness_json_get((const char *)r.body, "pid", v, sizeof(v)), 0);
+    ck_assert_msg(strtol(v, NULL, 10) == second, "signalled pid %s, want %d: %s", v, (int)second,
+                  (const char *)r.body);
+    harness_resp_free(&r);
+    ck_assert_msg(wait_gone(second, 15000), "the restarted process was not stopped");
+    ck_assert_msg(harness_proc_alive(m.pid), "moat left lockdown");
+    assert_no_token_leak(&m);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
 /* process:NAME: the gunicorn master (not a worker) is found in /proc and stopped. */
 START_TEST(test_process_target)
 {
@@ -773,6 +843,7 @@ static Suite *shutdown_suite(void)
     tc = harness_tcase("lockdown", 120);
     tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
     tcase_add_test(tc, test_lockdown_http_relay);
+    tcase_add_test(tc, test_second_request_restarted_target);
     suite_add_tcase(s, tc);
     return s;
 }
