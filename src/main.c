@@ -290,6 +290,7 @@ static void drain(struct moat_runtime *rt)
             break;
         moat_server_tick(rt->srv);
         moat_httpredir_tick(rt->http);
+        moat_admin_tick(rt->admin);
         nanosleep(&ts, NULL);
     }
     if (left > 0)
@@ -629,6 +630,7 @@ static int run(struct moat_runtime *rt, const sigset_t *set)
             }
             moat_server_tick(rt->srv);
             moat_httpredir_tick(rt->http);
+            moat_admin_tick(rt->admin);
             moat_shutdown_tick(rt->sd, moat_now_ms());
             if (moat_shutdown_exit_due(rt->sd)) {
                 moat_log(MOAT_LOG_WARN, "shutdown",

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "harness.h"
 
@@ -437,6 +440,82 @@ START_TEST(test_second_request_restarted_target)
 }
 END_TEST
 
+/* The emergency endpoint must stay reachable while someone drips: an admin request (head and
+ * body) that is not whole within limits.header_timeout is cut. Each byte used to reset
+ * libmicrohttpd's idle timeout, so 64 dripping connections held the admin listener (and with it
+ * POST /emergency-shutdown, /readyz and /metrics) for as long as they liked. */
+START_TEST(test_admin_drip_cut)
+{
+    static const char *const heads[] = {
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ",
+        "POST /emergency-shutdown HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n",
+    };
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1s",
+                         NULL};
+    struct h_moat m;
+    struct h_conn c;
+    struct h_resp r;
+    size_t k;
+    int i, closed;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    for (k = 0; k < sizeof(heads) / sizeof(heads[0]); k++) {
+        ck_assert_msg(harness_conn_open_plain(&c, m.admin_port) == 0, "connect: %s", c.error);
+        ck_assert_int_eq(harness_conn_send_str(&c, heads[k]), 0);
+        closed = 0;
+        for (i = 0; i < 75 && !closed; i++) {
+            closed = harness_conn_wait_closed(&c, 200);
+            if (!closed && harness_conn_send(&c, "a", 1) != 0)
+                closed = 1;
+        }
+        harness_conn_close(&c);
+        ck_assert_msg(closed, "a dripping admin request (%.20s) was never cut", heads[k]);
+    }
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_int_eq(r.status, 202);
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
+/* One address cannot take every admin connection: with 70 idle half-sent heads open from
+ * 127.0.0.2 (and a head deadline far away), the operator's POST from 127.0.0.1 still gets in. */
+START_TEST(test_admin_per_ip)
+{
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1h",
+                         NULL};
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: a";
+    struct sockaddr_in src, dst;
+    struct h_moat m;
+    struct h_resp r;
+    int fds[70];
+    size_t i;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    memset(&src, 0, sizeof(src));
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000002); /* 127.0.0.2 */
+    memset(&dst, 0, sizeof(dst));
+    dst.sin_family = AF_INET;
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    dst.sin_port = htons((unsigned short)m.admin_port);
+    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&src, sizeof(src)), 0);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)), 0);
+        (void)send(fds[i], half, sizeof(half) - 1, MSG_NOSIGNAL);
+    }
+    harness_sleep_ms(500); /* let the listener take them in */
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_int_eq(r.status, 202);
+    harness_resp_free(&r);
+    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close(fds[i]);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
 /* process:NAME: the gunicorn master (not a worker) is found in /proc and stopped. */
 START_TEST(test_process_target)
 {
@@ -844,6 +923,11 @@ static Suite *shutdown_suite(void)
     tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
     tcase_add_test(tc, test_lockdown_http_relay);
     tcase_add_test(tc, test_second_request_restarted_target);
+    suite_add_tcase(s, tc);
+    tc = harness_tcase("admin_dos", 120);
+    tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
+    tcase_add_test(tc, test_admin_drip_cut);
+    tcase_add_test(tc, test_admin_per_ip);
     suite_add_tcase(s, tc);
     return s;
 }
