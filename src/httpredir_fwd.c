@@ -304,7 +304,9 @@ static void fwd_run(struct hr_fwd *f, struct hr_fwd_job *j)
         goto out;
     }
     /* The body: bytes after the head first, then more reads; decoded (chunked)
-     * or kept in place, always within FWD_RAW_CAP. */
+     * or kept in place, always within FWD_RAW_CAP. The whole body must come
+     * within upstream.idle_timeout of the head: a deadline restarted by each
+     * read would let an app that trickles bytes pin this thread for days. */
     memset(&ch, 0, sizeof(ch));
     body_end = (size_t)head_len;
     consumed = len - (size_t)head_len; /* bytes already there to take in */
@@ -348,7 +350,6 @@ static void fwd_run(struct hr_fwd *f, struct hr_fwd_job *j)
             goto out;
         }
         consumed = (size_t)r;
-        deadline = moat_now_ms() + f->cfg->upstream.idle_timeout_ms;
     }
     if (body_end - (size_t)head_len > MOAT_HTTPREDIR_FWD_BODY) {
         fwd_fail(j, 502, "protocol");

@@ -6,7 +6,8 @@
  *   REJECT    400/414/421 with a short fixed body (the client's Host never echoed)
  *   HEALTH    200 "ok" for GET/HEAD (405 otherwise), whatever the Host
  *   PROXY     GET/HEAD without a body (ACME http-01) relayed to the app by two small
- *             forwarder threads (blocking I/O with upstream.* deadlines, verified
+ *             forwarder threads (blocking I/O with upstream.* deadlines, the whole
+ *             body within upstream.idle_timeout of the head, verified
  *             TLS for an https:// upstream as on the HTTPS path, response
  *             body at most MOAT_HTTPREDIR_FWD_BODY bytes, only Content-Type and
  *             Cache-Control copied back); the connection is suspended meanwhile
