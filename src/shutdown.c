@@ -116,6 +116,15 @@ int moat_shutdown_engaged(struct moat_shutdown *sd)
 
 /* ------------------------------------------------------- signalling */
 
+/* Closes the target's pidfd when it is ours (lock held). */
+static void sd_release(struct moat_shutdown *sd)
+{
+    if (sd->own_pidfd && sd->pidfd >= 0)
+        close(sd->pidfd);
+    sd->pidfd = -1;
+    sd->own_pidfd = 0;
+}
+
 /* Finds the target and opens it as a pidfd (lock held). Returns 0 with sd->pid
  * and sd->pidfd set (pid 0 for "none"), -1 with why, or 1 (nothing changed)
  * when a pidfile or process target is the process stopped already (0: none). */
@@ -163,18 +172,14 @@ static int sd_resolve(struct moat_shutdown *sd, pid_t stopped, char *why, size_t
     if (sd->pidfd < 0)
         moat_log(MOAT_LOG_WARN, "pidfd_unavailable",
                  "this kernel has no pidfd_open: signalling pid %ld with kill()", (long)pid);
+    if (sd->target.kind == MOAT_SD_PIDFILE &&
+        moat_sd_pidfile_owner_check(sd->target.arg, sd->pidfd, pid, why, whylen) != 0) {
+        sd_release(sd);
+        goto out;
+    }
     rc = 0;
 out:
     return rc;
-}
-
-/* Closes the target's pidfd when it is ours (lock held). */
-static void sd_release(struct moat_shutdown *sd)
-{
-    if (sd->own_pidfd && sd->pidfd >= 0)
-        close(sd->pidfd);
-    sd->pidfd = -1;
-    sd->own_pidfd = 0;
 }
 
 /* Logs the end of the signalled process. */

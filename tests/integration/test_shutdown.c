@@ -440,6 +440,45 @@ START_TEST(test_second_request_restarted_target)
 }
 END_TEST
 
+/* A stale pidfile: the app is gone and its pid went to a process of another user. A pidfile
+ * owned by a user other than root (or moat's own) names only that user's processes; otherwise
+ * moat (which may hold CAP_KILL) would stop whatever now runs under that pid. Root's pidfiles
+ * name any. */
+START_TEST(test_pidfile_other_owner)
+{
+    char pidfile[H_PATH];
+    char env_target[H_PATH + 32];
+    const char *env[] = {token_env, env_target, NULL};
+    struct h_resp r;
+    struct h_moat m;
+    pid_t victim;
+
+    if (geteuid() != 0) {
+        harness_log("test_pidfile_other_owner needs root (chown): skipped");
+        return;
+    }
+    harness_path(pidfile, sizeof(pidfile), "app.pid");
+    victim = start_sleeper("victim.log", pidfile); /* runs as root */
+    ck_assert_int_eq(chown(pidfile, 12345, 12345), 0);
+    snprintf(env_target, sizeof(env_target), "MOAT_SHUTDOWN_TARGET=pidfile:%s", pidfile);
+    h_start_moat(&m, harness_shared_app()->url, env);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 500, "status %d: %s", r.status, (const char *)r.body);
+    ck_assert_msg(strstr((const char *)r.body, "uid 12345") != NULL, "%s", (const char *)r.body);
+    harness_resp_free(&r);
+    harness_sleep_ms(300);
+    ck_assert_msg(harness_proc_alive(victim), "another user's process was signalled");
+    assert_lockdown(&m);
+    /* Root's pidfile: trusted for any process. */
+    ck_assert_int_eq(chown(pidfile, 0, 0), 0);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    harness_resp_free(&r);
+    ck_assert_msg(wait_gone(victim, 15000), "the process was not stopped");
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
 /* The emergency endpoint must stay reachable while someone drips: an admin request (head and
  * body) that is not whole within limits.header_timeout is cut. Each byte used to reset
  * libmicrohttpd's idle timeout, so 64 dripping connections held the admin listener (and with it
@@ -923,6 +962,7 @@ static Suite *shutdown_suite(void)
     tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
     tcase_add_test(tc, test_lockdown_http_relay);
     tcase_add_test(tc, test_second_request_restarted_target);
+    tcase_add_test(tc, test_pidfile_other_owner);
     suite_add_tcase(s, tc);
     tc = harness_tcase("admin_dos", 120);
     tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
