@@ -602,7 +602,10 @@ fail:
 int moat_admin_start(struct moat_admin *adm, char *err, size_t errlen)
 {
     const struct moat_config *cfg = adm->deps.cfg;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC: at its connection limit libmicrohttpd stops watching the
+     * listening socket, and MHD_stop_daemon could then only wake the thread at
+     * the next idle timeout (ADM_IDLE_S), holding up moat's exit. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
     if (cfg->admin.tls)
         adm->daemon = MHD_start_daemon(

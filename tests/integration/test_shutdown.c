@@ -555,6 +555,43 @@ START_TEST(test_admin_per_ip)
 }
 END_TEST
 
+/* A full admin listener (64 connections from four addresses, their heads half-sent, the head
+ * deadline far away) does not hold up SIGTERM: libmicrohttpd stops watching the listening socket
+ * at its connection limit, and without an inter-thread channel MHD_stop_daemon then waited for
+ * the next idle timeout (30 s), past a container runtime's stop grace period. */
+START_TEST(test_admin_full_stop)
+{
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1h",
+                         NULL};
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: a";
+    struct sockaddr_in src, dst;
+    struct h_moat m;
+    int fds[64];
+    size_t i;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    memset(&dst, 0, sizeof(dst));
+    dst.sin_family = AF_INET;
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    dst.sin_port = htons((unsigned short)m.admin_port);
+    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        memset(&src, 0, sizeof(src));
+        src.sin_family = AF_INET;
+        src.sin_addr.s_addr = htonl(0x7f000002 + (uint32_t)(i / 16)); /* 127.0.0.2 .. .5 */
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&src, sizeof(src)), 0);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)), 0);
+        (void)send(fds[i], half, sizeof(half) - 1, MSG_NOSIGNAL);
+    }
+    harness_sleep_ms(500); /* let the listener take them in */
+    ck_assert_msg(harness_moat_stop(&m, 15000) == 0, "moat did not stop promptly (exit %d)",
+                  m.exit_code);
+    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close(fds[i]);
+}
+END_TEST
+
 /* process:NAME: the gunicorn master (not a worker) is found in /proc and stopped. */
 START_TEST(test_process_target)
 {
@@ -968,6 +1005,7 @@ static Suite *shutdown_suite(void)
     tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
     tcase_add_test(tc, test_admin_drip_cut);
     tcase_add_test(tc, test_admin_per_ip);
+    tcase_add_test(tc, test_admin_full_stop);
     suite_add_tcase(s, tc);
     return s;
 }
