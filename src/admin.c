@@ -1,6 +1,9 @@
 /* admin.c - the admin listener: a libmicrohttpd daemon with its own thread on
- * a TCP or Unix socket, plain or TLS, answering /metrics, /healthz and /readyz
- * (routing in admin_policy.c, the upstream check in admin_ready.c). */
+ * a TCP or Unix socket, plain or TLS, answering /metrics, /healthz, /readyz
+ * and POST /emergency-shutdown (routing in admin_policy.c, the upstream check
+ * in admin_ready.c). Bounded so that nobody can hold it: ADM_MAX_CONNS
+ * connections, ADM_MAX_PER_IP per address, each request whole within
+ * limits.header_timeout (moat_admin_tick). */
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "admin_int.h"
+#include "moat/connlimit.h"
 #include "moat/log.h"
 #include "moat/procstat.h"
 #include "moat/shutdown.h"
@@ -30,10 +34,11 @@
 #define MOAT_VERSION "unknown"
 #endif
 
-#define ADM_MAX_CONNS 64 /* admin connections open at once */
-#define ADM_IDLE_S 30    /* idle admin connections are closed after this */
-#define ADM_MEMORY 16384 /* per-connection memory (request head limit) */
-#define ADM_WHY 320      /* room for a /readyz reason */
+#define ADM_MAX_CONNS 64  /* admin connections open at once */
+#define ADM_MAX_PER_IP 16 /* of which from one address (IPv6: one address, not a /64) */
+#define ADM_IDLE_S 30     /* idle admin connections are closed after this */
+#define ADM_MEMORY 16384  /* per-connection memory (request head limit) */
+#define ADM_WHY 320       /* room for a /readyz reason */
 #define ADM_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct moat_admin {
@@ -47,6 +52,22 @@ struct moat_admin {
     int probe_ready;             /* probe initialised (needs destroying) */
     atomic_int lockdown;         /* /readyz answers 503 "lockdown" */
     char tls_library[64];        /* "GnuTLS 3.7.9", for moat_build_info */
+    struct moat_connlimit *climit; /* admission: ADM_MAX_CONNS, ADM_MAX_PER_IP (owned) */
+    pthread_mutex_t conn_lock;     /* guards conns and their deadlines */
+    struct adm_conn *conns;        /* open connections */
+};
+
+/* One admin connection (libmicrohttpd socket context). A request must be
+ * whole (head and any body) by deadline_ms, so that dripping clients cannot
+ * hold the listener (each byte restarts libmicrohttpd's idle timeout). */
+struct adm_conn {
+    struct adm_conn *prev, *next; /* the listener's list (conn_lock) */
+    int fd;                       /* the client socket (owned by libmicrohttpd) */
+    struct sockaddr_storage peer; /* peer address, re-checked before a shutdown */
+    socklen_t peer_len;           /* bytes in peer, 0 = unknown */
+    int family;                   /* for connlimit */
+    unsigned char addr[16];       /* for connlimit */
+    uint64_t deadline_ms;         /* cut when still reading a request then; 0 = answering */
 };
 
 /* One admin request (libmicrohttpd request context). */
@@ -240,6 +261,28 @@ static enum MHD_Result adm_answer(struct moat_admin *adm, struct MHD_Connection 
 
 /* ------------------------------------------------------- callbacks */
 
+/* Sets conn's request deadline (0: none while the answer goes out). */
+static void adm_conn_deadline(struct moat_admin *adm, struct MHD_Connection *conn, uint64_t when)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct adm_conn *ac = ci != NULL ? ci->socket_context : NULL;
+
+    if (ac == NULL)
+        return;
+    pthread_mutex_lock(&adm->conn_lock);
+    ac->deadline_ms = when;
+    pthread_mutex_unlock(&adm->conn_lock);
+}
+
+/* Answers the request: no deadline while the answer is written. */
+static enum MHD_Result adm_answer_now(struct moat_admin *adm, struct MHD_Connection *conn,
+                                      struct adm_req *rq)
+{
+    adm_conn_deadline(adm, conn, 0);
+    return adm_answer(adm, conn, rq);
+}
+
 static enum MHD_Result adm_access(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -269,7 +312,7 @@ static enum MHD_Result adm_access(void *cls, struct MHD_Connection *conn, const 
          * whole (a body is read and ignored: the shutdown token is only ever
          * taken from the Authorization field). */
         if (rq->match.route == MOAT_ADMIN_NOT_FOUND || rq->match.route == MOAT_ADMIN_BAD_METHOD)
-            return adm_answer(adm, conn, rq);
+            return adm_answer_now(adm, conn, rq);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -278,7 +321,7 @@ static enum MHD_Result adm_access(void *cls, struct MHD_Connection *conn, const 
     }
     if (rq->status != 0)
         return MHD_YES;
-    return adm_answer(adm, conn, rq);
+    return adm_answer_now(adm, conn, rq);
 }
 
 static void adm_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -289,9 +332,12 @@ static void adm_completed(void *cls, struct MHD_Connection *conn, void **req_cls
     struct moat_logline l;
     double duration;
 
-    (void)conn;
     if (rq == NULL)
         return;
+    /* Keep-alive: libmicrohttpd's idle allowance, then the next request must be whole. */
+    adm_conn_deadline(adm, conn,
+                      moat_now_ms() + (uint64_t)ADM_IDLE_S * 1000 +
+                          adm->deps.cfg->limits.header_timeout_ms);
     duration = (double)(moat_now_ms() - rq->start_ms) / 1000.0;
     moat_metrics_request(adm->deps.metrics, MOAT_METRICS_ADMIN, rq->method, rq->status, duration, 0,
                          rq->bytes_out);
@@ -311,17 +357,111 @@ static void adm_completed(void *cls, struct MHD_Connection *conn, void **req_cls
     *req_cls = NULL;
 }
 
+/* The client address as connlimit keys it (AF_UNSPEC for a Unix socket). */
+static int adm_sockaddr_ip(const struct sockaddr *sa, unsigned char addr[16])
+{
+    int family = AF_UNSPEC;
+
+    memset(addr, 0, 16);
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        family = AF_INET;
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        family = AF_INET6;
+    }
+    return family;
+}
+
+static enum MHD_Result adm_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct moat_admin *adm = cls;
+    unsigned char ip[16];
+    enum moat_connlimit_verdict v;
+    int family;
+
+    (void)addrlen;
+    family = adm_sockaddr_ip(addr, ip);
+    v = moat_connlimit_admit(adm->climit, family, ip);
+    if (v == MOAT_CONNLIMIT_OK)
+        return MHD_YES;
+    moat_metrics_conn_rejected(adm->deps.metrics,
+                               v == MOAT_CONNLIMIT_TOTAL ? "limit" : "per_ip_limit");
+    return MHD_NO;
+}
+
 static void adm_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                        enum MHD_ConnectionNotificationCode toe)
 {
     struct moat_admin *adm = cls;
+    struct adm_conn *ac = *socket_context;
+    const union MHD_ConnectionInfo *ci;
 
-    (void)conn;
-    (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         moat_metrics_conn_open(adm->deps.metrics, MOAT_METRICS_ADMIN);
+        ac = calloc(1, sizeof(*ac));
+        *socket_context = ac;
+        if (ac == NULL)
+            return;
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        ac->family = adm_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, ac->addr);
+        if (moat_connlimit_add(adm->climit, ac->family, ac->addr) != 0)
+            moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        ac->fd = ci != NULL ? ci->connect_fd : -1;
+        ac->peer_len = sizeof(ac->peer);
+        if (ac->fd < 0 || getpeername(ac->fd, (struct sockaddr *)&ac->peer, &ac->peer_len) != 0)
+            ac->peer_len = 0;
+        /* The TLS handshake (admin.tls) and the first request, head and body. */
+        ac->deadline_ms = moat_now_ms() + adm->deps.cfg->limits.header_timeout_ms;
+        pthread_mutex_lock(&adm->conn_lock);
+        ac->next = adm->conns;
+        if (adm->conns != NULL)
+            adm->conns->prev = ac;
+        adm->conns = ac;
+        pthread_mutex_unlock(&adm->conn_lock);
+        return;
+    }
+    moat_metrics_conn_close(adm->deps.metrics, MOAT_METRICS_ADMIN);
+    if (ac == NULL)
+        return;
+    pthread_mutex_lock(&adm->conn_lock);
+    if (ac->prev != NULL)
+        ac->prev->next = ac->next;
     else
-        moat_metrics_conn_close(adm->deps.metrics, MOAT_METRICS_ADMIN);
+        adm->conns = ac->next;
+    if (ac->next != NULL)
+        ac->next->prev = ac->prev;
+    pthread_mutex_unlock(&adm->conn_lock);
+    moat_connlimit_remove(adm->climit, ac->family, ac->addr);
+    free(ac);
+    *socket_context = NULL;
+}
+
+void moat_admin_tick(struct moat_admin *adm)
+{
+    struct adm_conn *ac;
+    struct sockaddr_storage now_peer;
+    socklen_t len;
+    uint64_t now = moat_now_ms();
+
+    if (adm == NULL)
+        return;
+    pthread_mutex_lock(&adm->conn_lock);
+    for (ac = adm->conns; ac != NULL; ac = ac->next) {
+        if (ac->deadline_ms == 0 || now < ac->deadline_ms || ac->fd < 0)
+            continue;
+        ac->deadline_ms = 0;
+        /* libmicrohttpd closes the fd only after the CLOSED notification,
+         * which needs conn_lock; check the peer anyway before cutting. */
+        len = sizeof(now_peer);
+        if (ac->peer_len == 0 || getpeername(ac->fd, (struct sockaddr *)&now_peer, &len) != 0 ||
+            len != ac->peer_len || memcmp(&now_peer, &ac->peer, len) != 0)
+            continue;
+        moat_metrics_conn_rejected(adm->deps.metrics, "head_timeout");
+        shutdown(ac->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&adm->conn_lock);
 }
 
 /* ------------------------------------------------------- socket */
@@ -431,6 +571,12 @@ struct moat_admin *moat_admin_new(const struct moat_admin_deps *deps, char *err,
     }
     adm->deps = *deps;
     adm->fd = -1;
+    pthread_mutex_init(&adm->conn_lock, NULL);
+    adm->climit = moat_connlimit_new(ADM_MAX_CONNS, ADM_MAX_PER_IP);
+    if (adm->climit == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     snprintf(adm->tls_library, sizeof(adm->tls_library), "GnuTLS %s", gnutls_check_version(NULL));
     if (adm_probe_init(&adm->probe, deps->cfg) != 0) {
         snprintf(err, errlen, "cannot set up the upstream check");
@@ -457,13 +603,16 @@ fail:
 int moat_admin_start(struct moat_admin *adm, char *err, size_t errlen)
 {
     const struct moat_config *cfg = adm->deps.cfg;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC: at its connection limit libmicrohttpd stops watching the
+     * listening socket, and MHD_stop_daemon could then only wake the thread at
+     * the next idle timeout (ADM_IDLE_S), holding up moat's exit. */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
     if (cfg->admin.tls)
         adm->daemon = MHD_start_daemon(
-            flags | MHD_USE_TLS, 0, NULL, NULL, adm_access, adm, MHD_OPTION_EXTERNAL_LOGGER,
-            adm_mhd_log, adm, MHD_OPTION_LISTEN_SOCKET, adm->fd, MHD_OPTION_CONNECTION_LIMIT,
-            ADM_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT, ADM_IDLE_S,
+            flags | MHD_USE_TLS, 0, adm_accept_policy, adm, adm_access, adm,
+            MHD_OPTION_EXTERNAL_LOGGER, adm_mhd_log, adm, MHD_OPTION_LISTEN_SOCKET, adm->fd,
+            MHD_OPTION_CONNECTION_LIMIT, ADM_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT, ADM_IDLE_S,
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADM_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
             adm_completed, adm, MHD_OPTION_NOTIFY_CONNECTION, adm_notify, adm,
             MHD_OPTION_HTTPS_PRIORITIES,
@@ -471,11 +620,11 @@ int moat_admin_start(struct moat_admin *adm, char *err, size_t errlen)
             MHD_OPTION_HTTPS_CERT_CALLBACK, moat_tlsstore_retrieve, MHD_OPTION_END);
     else
         adm->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, adm_access, adm, MHD_OPTION_EXTERNAL_LOGGER, adm_mhd_log, adm,
-            MHD_OPTION_LISTEN_SOCKET, adm->fd, MHD_OPTION_CONNECTION_LIMIT, ADM_MAX_CONNS,
-            MHD_OPTION_CONNECTION_TIMEOUT, ADM_IDLE_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            (size_t)ADM_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, adm_completed, adm,
-            MHD_OPTION_NOTIFY_CONNECTION, adm_notify, adm, MHD_OPTION_END);
+            flags, 0, adm_accept_policy, adm, adm_access, adm, MHD_OPTION_EXTERNAL_LOGGER,
+            adm_mhd_log, adm, MHD_OPTION_LISTEN_SOCKET, adm->fd, MHD_OPTION_CONNECTION_LIMIT,
+            ADM_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT, ADM_IDLE_S,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADM_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+            adm_completed, adm, MHD_OPTION_NOTIFY_CONNECTION, adm_notify, adm, MHD_OPTION_END);
     if (adm->daemon == NULL) {
         snprintf(err, errlen, "cannot start the admin listener");
         return -1;
@@ -509,5 +658,7 @@ void moat_admin_free(struct moat_admin *adm)
     adm_unlink_unix(adm);
     if (adm->probe_ready)
         adm_probe_destroy(&adm->probe);
+    moat_connlimit_free(adm->climit);
+    pthread_mutex_destroy(&adm->conn_lock);
     free(adm);
 }

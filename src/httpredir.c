@@ -257,6 +257,11 @@ static enum MHD_Result hr_relay(struct moat_httpredir *h, struct MHD_Connection 
         rq->reason = "exempt_body";
         return hr_text(conn, rq, 413, NULL);
     }
+    if (atomic_load(&h->fwd.lockdown)) {
+        rq->reason = "lockdown";
+        moat_metrics_request_rejected(h->deps.metrics, rq->reason);
+        return hr_text(conn, rq, 503, NULL);
+    }
     rq->host = malloc(res->host_len + 1);
     if (rq->host == NULL)
         return hr_text(conn, rq, 503, NULL);
@@ -671,6 +676,12 @@ int moat_httpredir_start(struct moat_httpredir *h, char *err, size_t errlen)
     }
     h->fd = -1; /* the daemon owns it now */
     return 0;
+}
+
+void moat_httpredir_set_lockdown(struct moat_httpredir *h, int on)
+{
+    if (h != NULL)
+        atomic_store(&h->fwd.lockdown, on != 0);
 }
 
 void moat_httpredir_quiesce(struct moat_httpredir *h)

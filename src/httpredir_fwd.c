@@ -7,7 +7,8 @@
  * streams without bounds on body size; ACME challenges are tiny, rare GETs, so a
  * small bounded relay (request framed by moat, response head parsed strictly by
  * http1.c, body buffered up to MOAT_HTTPREDIR_FWD_BODY) is simpler and keeps
- * this listener independent of the HTTPS path. */
+ * this listener independent of the HTTPS path. An https:// upstream is reached
+ * over the same verified TLS (uptls.h) as the proxy's. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,9 +21,16 @@
 #include "moat/hdr.h"
 #include "moat/http1.h"
 #include "moat/log.h"
+#include "moat/uptls.h"
 
 #define FWD_SLICE_MS 200 /* longest single wait, so a stop is noticed */
 #define FWD_RAW_CAP (HR_FWD_HEAD_MAX + MOAT_HTTPREDIR_FWD_BODY + 4096)
+
+/* One connection to the app. */
+struct fwd_conn {
+    int fd;                      /* from moat_upstream_connect(), -1 when none */
+    struct moat_uptls_conn *tls; /* https:// upstream: TLS over fd (owned), else NULL */
+};
 
 /* Waits until fd is ready for events or deadline_ms passes (or stop).
  * Returns 1 when ready, 0 on timeout or stop, -1 on a poll error. */
@@ -48,41 +56,49 @@ static int fwd_wait(struct hr_fwd *f, int fd, short events, uint64_t deadline_ms
     }
 }
 
-/* Sends all of buf. Returns 0, or -1 (timeout, error). */
-static int fwd_send(struct hr_fwd *f, int fd, const char *buf, size_t len)
+/* Sends all of buf (through TLS for an https:// upstream). A TLS write that
+ * cannot go on waits for the socket to be writable: the request is far
+ * smaller than a socket buffer, so OpenSSL never needs to read first here.
+ * Returns 0, or -1 (timeout, error). */
+static int fwd_send(struct hr_fwd *f, struct fwd_conn *c, const char *buf, size_t len)
 {
     uint64_t deadline = moat_now_ms() + f->cfg->upstream.idle_timeout_ms;
     ssize_t w;
     size_t off = 0;
 
     while (off < len) {
-        w = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+        if (c->tls != NULL)
+            w = moat_uptls_write(c->tls, buf + off, len - off);
+        else
+            w = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
         if (w > 0) {
             off += (size_t)w;
             continue;
         }
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-        if (fwd_wait(f, fd, POLLOUT, deadline) != 1)
+        if (fwd_wait(f, c->fd, POLLOUT, deadline) != 1)
             return -1;
     }
     return 0;
 }
 
-/* Receives into buf[0..cap) waiting until deadline_ms. Returns the bytes read,
- * 0 at EOF, -1 on error, -2 on timeout. */
-static ssize_t fwd_recv(struct hr_fwd *f, int fd, char *buf, size_t cap, uint64_t deadline_ms)
+/* Receives into buf[0..cap) (decrypted for an https:// upstream) waiting
+ * until deadline_ms. Returns the bytes read, 0 at EOF (for TLS: close_notify),
+ * -1 on error, -2 on timeout. */
+static ssize_t fwd_recv(struct hr_fwd *f, struct fwd_conn *c, char *buf, size_t cap,
+                        uint64_t deadline_ms)
 {
     ssize_t r;
     int w;
 
     for (;;) {
-        r = recv(fd, buf, cap, 0);
+        r = c->tls != NULL ? moat_uptls_read(c->tls, buf, cap) : recv(c->fd, buf, cap, 0);
         if (r >= 0)
             return r;
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-        w = fwd_wait(f, fd, POLLIN, deadline_ms);
+        w = fwd_wait(f, c->fd, POLLIN, deadline_ms);
         if (w == 0)
             return -2;
         if (w < 0)
@@ -117,30 +133,89 @@ static void fwd_fail(struct hr_fwd_job *j, int status, const char *error)
     j->body_len = 0;
 }
 
-/* Connects to the app. Returns the fd or -1 (job failed). */
-static int fwd_connect(struct hr_fwd *f, struct hr_fwd_job *j)
+/* Closes the connection to the app (TLS first). */
+static void fwd_close(struct hr_fwd *f, struct fwd_conn *c)
 {
-    const char *why = "connect";
-    int fd = -1, pending = 0, w;
+    moat_uptls_conn_free(c->tls);
+    c->tls = NULL;
+    if (c->fd >= 0)
+        moat_upstream_close(f->up, c->fd);
+    c->fd = -1;
+}
 
-    if (moat_upstream_connect(f->up, &fd, &pending, &why) != 0) {
-        fwd_fail(j, 502, why);
-        return -1;
-    }
-    if (pending) {
-        w = fwd_wait(f, fd, POLLOUT, moat_now_ms() + f->cfg->upstream.connect_timeout_ms);
-        if (w != 1 || moat_upstream_connect_result(fd) != 0) {
-            fwd_fail(j, w == 0 ? 504 : 502, w == 0 ? "connect_timeout" : "connect");
-            moat_upstream_close(f->up, fd);
-            return -1;
+/* Completes the TLS handshake with an https:// upstream, verifying its
+ * certificate (uptls.h), within upstream.idle_timeout as the proxy does.
+ * After the ClientHello the client only waits to read. Returns 0, or -1 (job
+ * failed). */
+static int fwd_handshake(struct hr_fwd *f, struct hr_fwd_job *j, struct fwd_conn *c)
+{
+    uint64_t deadline = moat_now_ms() + f->cfg->upstream.idle_timeout_ms;
+    const char *why = "tls_handshake";
+    char detail[256];
+    int rc = -1, hs, w;
+
+    for (;;) {
+        hs = moat_uptls_handshake(c->tls, &why, detail, sizeof(detail));
+        if (hs > 0) {
+            rc = 0;
+            break;
+        }
+        if (hs < 0) {
+            moat_log(MOAT_LOG_WARN, "upstream_tls_failed", "TLS to %s failed: %s",
+                     f->cfg->upstream.url, detail);
+            fwd_fail(j, 502, why);
+            break;
+        }
+        w = fwd_wait(f, c->fd, POLLIN, deadline);
+        if (w != 1) {
+            fwd_fail(j, w == 0 ? 504 : 502, w == 0 ? "timeout" : "closed");
+            break;
         }
     }
-    return fd;
+    return rc;
+}
+
+/* Connects to the app (and, for an https:// upstream, completes TLS) into c.
+ * Returns 0, or -1 with c closed (job failed). */
+static int fwd_connect(struct hr_fwd *f, struct hr_fwd_job *j, struct fwd_conn *c)
+{
+    struct moat_uptls *tls = moat_upstream_tls(f->up);
+    const char *why = "connect";
+    int pending = 0, w, rc = -1;
+
+    c->fd = -1;
+    c->tls = NULL;
+    if (moat_upstream_connect(f->up, &c->fd, &pending, &why) != 0) {
+        c->fd = -1;
+        fwd_fail(j, 502, why);
+        goto out;
+    }
+    if (pending) {
+        w = fwd_wait(f, c->fd, POLLOUT, moat_now_ms() + f->cfg->upstream.connect_timeout_ms);
+        if (w != 1 || moat_upstream_connect_result(c->fd) != 0) {
+            fwd_fail(j, w == 0 ? 504 : 502, w == 0 ? "connect_timeout" : "connect");
+            goto out;
+        }
+    }
+    if (tls != NULL) {
+        c->tls = moat_uptls_conn_new(tls, c->fd);
+        if (c->tls == NULL) {
+            fwd_fail(j, 503, "limit");
+            goto out;
+        }
+        if (fwd_handshake(f, j, c) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        fwd_close(f, c);
+    return rc;
 }
 
 /* Reads the response head into raw; returns its length or -1 (job failed). */
-static long fwd_read_head(struct hr_fwd *f, struct hr_fwd_job *j, int fd, char *raw, size_t *len,
-                          struct moat_http1_resp *resp)
+static long fwd_read_head(struct hr_fwd *f, struct hr_fwd_job *j, struct fwd_conn *c, char *raw,
+                          size_t *len, struct moat_http1_resp *resp)
 {
     uint64_t deadline = moat_now_ms() + f->cfg->upstream.response_timeout_ms;
     enum moat_http1_rc prc;
@@ -152,7 +227,7 @@ static long fwd_read_head(struct hr_fwd *f, struct hr_fwd_job *j, int fd, char *
             fwd_fail(j, 502, "protocol");
             return -1;
         }
-        r = fwd_recv(f, fd, raw + *len, HR_FWD_HEAD_MAX - *len, deadline);
+        r = fwd_recv(f, c, raw + *len, HR_FWD_HEAD_MAX - *len, deadline);
         if (r <= 0) {
             fwd_fail(j, r == -2 ? 504 : 502, r == -2 ? "timeout" : "closed");
             return -1;
@@ -182,12 +257,13 @@ static void fwd_run(struct hr_fwd *f, struct hr_fwd_job *j)
 {
     struct moat_http1_resp *resp = NULL;
     struct moat_chunked ch;
+    struct fwd_conn c = {-1, NULL};
     char *req = NULL;
     size_t req_cap, len = 0, body_end, consumed, outlen;
     uint64_t start = moat_now_ms(), deadline;
     long head_len;
     ssize_t r;
-    int fd = -1, n;
+    int n;
     int done = 0;
 
     j->upstream_s = -1.0;
@@ -210,14 +286,13 @@ static void fwd_run(struct hr_fwd *f, struct hr_fwd_job *j)
         fwd_fail(j, 502, "protocol");
         goto out;
     }
-    fd = fwd_connect(f, j);
-    if (fd < 0)
+    if (fwd_connect(f, j, &c) != 0)
         goto out;
-    if (fwd_send(f, fd, req, (size_t)n) != 0) {
+    if (fwd_send(f, &c, req, (size_t)n) != 0) {
         fwd_fail(j, 502, "reset");
         goto out;
     }
-    head_len = fwd_read_head(f, j, fd, j->buf, &len, resp);
+    head_len = fwd_read_head(f, j, &c, j->buf, &len, resp);
     if (head_len < 0)
         goto out;
     j->upstream_s = (double)(moat_now_ms() - start) / 1000.0;
@@ -229,7 +304,9 @@ static void fwd_run(struct hr_fwd *f, struct hr_fwd_job *j)
         goto out;
     }
     /* The body: bytes after the head first, then more reads; decoded (chunked)
-     * or kept in place, always within FWD_RAW_CAP. */
+     * or kept in place, always within FWD_RAW_CAP. The whole body must come
+     * within upstream.idle_timeout of the head: a deadline restarted by each
+     * read would let an app that trickles bytes pin this thread for days. */
     memset(&ch, 0, sizeof(ch));
     body_end = (size_t)head_len;
     consumed = len - (size_t)head_len; /* bytes already there to take in */
@@ -265,7 +342,7 @@ static void fwd_run(struct hr_fwd *f, struct hr_fwd_job *j)
             fwd_fail(j, 502, "protocol");
             goto out;
         }
-        r = fwd_recv(f, fd, j->buf + body_end, FWD_RAW_CAP - body_end, deadline);
+        r = fwd_recv(f, &c, j->buf + body_end, FWD_RAW_CAP - body_end, deadline);
         if (r == 0 && resp->framing == MOAT_FRAME_CLOSE)
             break;
         if (r <= 0) {
@@ -273,7 +350,6 @@ static void fwd_run(struct hr_fwd *f, struct hr_fwd_job *j)
             goto out;
         }
         consumed = (size_t)r;
-        deadline = moat_now_ms() + f->cfg->upstream.idle_timeout_ms;
     }
     if (body_end - (size_t)head_len > MOAT_HTTPREDIR_FWD_BODY) {
         fwd_fail(j, 502, "protocol");
@@ -282,8 +358,7 @@ static void fwd_run(struct hr_fwd *f, struct hr_fwd_job *j)
     j->body = j->buf + head_len;
     j->body_len = body_end - (size_t)head_len;
 out:
-    if (fd >= 0)
-        moat_upstream_close(f->up, fd);
+    fwd_close(f, &c);
     free(req);
     free(resp);
 }
@@ -305,11 +380,16 @@ static void *fwd_main(void *arg)
         f->first = (f->first + 1) % MOAT_HTTPREDIR_FWD_QUEUE;
         f->count--;
         pthread_mutex_unlock(&f->lock);
-        fwd_run(f, j);
-        if (j->upstream_s >= 0)
-            moat_metrics_upstream(f->metrics, j->upstream_s);
-        if (j->error != NULL)
-            moat_metrics_upstream_error(f->metrics, j->error);
+        /* Queued before the lockdown came: it must not reach the app either. */
+        if (atomic_load(&f->lockdown)) {
+            fwd_fail(j, 503, "lockdown");
+        } else {
+            fwd_run(f, j);
+            if (j->upstream_s >= 0)
+                moat_metrics_upstream(f->metrics, j->upstream_s);
+            if (j->error != NULL)
+                moat_metrics_upstream_error(f->metrics, j->error);
+        }
         /* The job belongs to the request again from here on. */
         MHD_resume_connection(j->conn);
     }
@@ -324,6 +404,7 @@ int hr_fwd_init(struct hr_fwd *f, const struct moat_config *cfg, struct moat_ups
     f->up = up;
     f->metrics = metrics;
     atomic_init(&f->stop, 0);
+    atomic_init(&f->lockdown, 0);
     if (pthread_mutex_init(&f->lock, NULL) != 0)
         return -1;
     if (pthread_cond_init(&f->wake, NULL) != 0) {

@@ -48,6 +48,7 @@ struct hr_fwd {
     size_t first;                                       /* index of the oldest job */
     size_t count;                                       /* jobs waiting */
     atomic_int stop;                                    /* the thread must leave */
+    atomic_int lockdown;                                /* emergency shutdown: relay nothing */
     unsigned running;                                   /* threads started, not joined */
     pthread_t thread[HR_FWD_THREADS];                   /* the forwarder threads */
 };

@@ -498,6 +498,7 @@ static void drain(struct moat_runtime *rt)
             break;
         moat_server_tick(rt->srv);
         moat_httpredir_tick(rt->http);
+        moat_admin_tick(rt->admin);
         nanosleep(&ts, NULL);
     }
     if (left > 0)
@@ -805,6 +806,7 @@ static void lockdown_engage(void *arg)
     struct moat_runtime *rt = arg;
 
     moat_server_set_lockdown(rt->srv, 1);
+    moat_httpredir_set_lockdown(rt->http, 1);
     if (rt->admin != NULL)
         moat_admin_set_lockdown(rt->admin, 1);
 }
@@ -867,6 +869,7 @@ static int run(struct moat_runtime *rt, const sigset_t *set)
             moat_server_tick(rt->srv);
             moat_httpredir_tick(rt->http);
             tls_tick(rt);
+            moat_admin_tick(rt->admin);
             moat_shutdown_tick(rt->sd, moat_now_ms());
             if (moat_shutdown_exit_due(rt->sd)) {
                 moat_log(MOAT_LOG_WARN, "shutdown",

@@ -116,9 +116,19 @@ int moat_shutdown_engaged(struct moat_shutdown *sd)
 
 /* ------------------------------------------------------- signalling */
 
+/* Closes the target's pidfd when it is ours (lock held). */
+static void sd_release(struct moat_shutdown *sd)
+{
+    if (sd->own_pidfd && sd->pidfd >= 0)
+        close(sd->pidfd);
+    sd->pidfd = -1;
+    sd->own_pidfd = 0;
+}
+
 /* Finds the target and opens it as a pidfd (lock held). Returns 0 with sd->pid
- * and sd->pidfd set (pid 0 for "none"), or -1 with why. */
-static int sd_resolve(struct moat_shutdown *sd, char *why, size_t whylen)
+ * and sd->pidfd set (pid 0 for "none"), -1 with why, or 1 (nothing changed)
+ * when a pidfile or process target is the process stopped already (0: none). */
+static int sd_resolve(struct moat_shutdown *sd, pid_t stopped, char *why, size_t whylen)
 {
     pid_t pid = 0;
     int rc = -1;
@@ -147,6 +157,10 @@ static int sd_resolve(struct moat_shutdown *sd, char *why, size_t whylen)
             goto out;
         break;
     }
+    if (stopped > 0 && pid == stopped) {
+        rc = 1;
+        goto out;
+    }
     sd->pid = pid;
     sd->pidfd = moat_sd_pidfd_open(pid);
     sd->own_pidfd = sd->pidfd >= 0;
@@ -158,18 +172,14 @@ static int sd_resolve(struct moat_shutdown *sd, char *why, size_t whylen)
     if (sd->pidfd < 0)
         moat_log(MOAT_LOG_WARN, "pidfd_unavailable",
                  "this kernel has no pidfd_open: signalling pid %ld with kill()", (long)pid);
+    if (sd->target.kind == MOAT_SD_PIDFILE &&
+        moat_sd_pidfile_owner_check(sd->target.arg, sd->pidfd, pid, why, whylen) != 0) {
+        sd_release(sd);
+        goto out;
+    }
     rc = 0;
 out:
     return rc;
-}
-
-/* Closes the target's pidfd when it is ours (lock held). */
-static void sd_release(struct moat_shutdown *sd)
-{
-    if (sd->own_pidfd && sd->pidfd >= 0)
-        close(sd->pidfd);
-    sd->pidfd = -1;
-    sd->own_pidfd = 0;
 }
 
 /* Logs the end of the signalled process. */
@@ -183,13 +193,11 @@ static void sd_log_gone(const struct moat_shutdown *sd, const char *after)
     moat_logline_end(&l);
 }
 
-/* Resolves and signals the target (lock held). Returns 0, or -1 with why. */
-static int sd_fire(struct moat_shutdown *sd, uint64_t now, char *why, size_t whylen)
+/* Signals the target sd_resolve found (lock held). Returns 0, or -1 with why. */
+static int sd_signal(struct moat_shutdown *sd, uint64_t now, char *why, size_t whylen)
 {
     int rc = -1;
 
-    if (sd_resolve(sd, why, whylen) != 0)
-        goto out;
     if (sd->pid == 0) {
         sd->state = SD_DONE;
         rc = 0;
@@ -215,6 +223,43 @@ static int sd_fire(struct moat_shutdown *sd, uint64_t now, char *why, size_t why
         sd->deadline_ms = now + sd->cfg->shutdown.grace_ms;
     }
     rc = 0;
+out:
+    return rc;
+}
+
+/* Resolves and signals the target (lock held). Returns 0, or -1 with why. */
+static int sd_fire(struct moat_shutdown *sd, uint64_t now, char *why, size_t whylen)
+{
+    int rc = -1;
+
+    if (sd_resolve(sd, 0, why, whylen) == 0)
+        rc = sd_signal(sd, now, why, whylen);
+    return rc;
+}
+
+/* The target is gone and another correct attempt came (lock held): a pidfile
+ * or process target may have been started again (a supervisor, a restarted
+ * container) and is then stopped like the first; the process stopped already
+ * (a stale pidfile) is never signalled again, and no target found means
+ * nothing to do. Returns 0 with *again set when nothing was signalled, or as
+ * sd_fire. */
+static int sd_fire_again(struct moat_shutdown *sd, uint64_t now, int *again, char *why,
+                         size_t whylen)
+{
+    pid_t stopped = sd->pid;
+    int rc = 0;
+
+    *again = 1;
+    if (sd->target.kind != MOAT_SD_PIDFILE && sd->target.kind != MOAT_SD_PROCESS)
+        goto out;
+    if (sd_resolve(sd, stopped, why, whylen) != 0) {
+        sd_release(sd);
+        sd->pid = stopped;
+        why[0] = '\0';
+        goto out;
+    }
+    *again = 0;
+    rc = sd_signal(sd, now, why, whylen);
 out:
     return rc;
 }
@@ -274,6 +319,10 @@ static void sd_accept(struct moat_shutdown *sd, struct moat_sd_answer *ans)
     }
     if (sd->state == SD_IDLE || sd->state == SD_FAILED) {
         rc = sd_fire(sd, now, why, sizeof(why));
+        if (rc != 0)
+            sd->state = SD_FAILED;
+    } else if (sd->state == SD_DONE) {
+        rc = sd_fire_again(sd, now, &again, why, sizeof(why));
         if (rc != 0)
             sd->state = SD_FAILED;
     } else {

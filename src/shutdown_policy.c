@@ -3,8 +3,10 @@
  * endpoint may be served. No I/O. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -165,6 +167,40 @@ int moat_sd_pidfile_parse(const char *buf, size_t len, long *pid, const char **w
     rc = 0;
 out:
     return rc;
+}
+
+int moat_sd_status_uid(const char *text, long *uid)
+{
+    const char *p = text;
+    char *end;
+    long v;
+    int rc = -1;
+
+    while (p != NULL && strncmp(p, "Uid:", 4) != 0) {
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    if (p == NULL)
+        goto out;
+    p += 4;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p < '0' || *p > '9')
+        goto out;
+    errno = 0;
+    v = strtol(p, &end, 10);
+    if (errno != 0 || (*end != '\t' && *end != ' ' && *end != '\n' && *end != '\0'))
+        goto out;
+    *uid = v;
+    rc = 0;
+out:
+    return rc;
+}
+
+int moat_sd_pidfile_owner_ok(long file_uid, long proc_uid, long self_uid)
+{
+    return file_uid == 0 || file_uid == self_uid || file_uid == proc_uid;
 }
 
 /* The last path component of s. */

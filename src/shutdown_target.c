@@ -125,6 +125,43 @@ out:
     return rc;
 }
 
+int moat_sd_pidfile_owner_check(const char *path, int pidfd, pid_t pid, char *why, size_t whylen)
+{
+    char rel[64];
+    char *status = NULL;
+    struct stat st;
+    long uid = -1;
+    ssize_t n;
+    int fd = -1;
+    int rc = 0;
+
+    if (lstat(path, &st) != 0)
+        goto out; /* read a moment ago: gone now, nothing to judge by */
+    snprintf(rel, sizeof(rel), "/proc/%ld/status", (long)pid);
+    status = malloc(STAT_MAX * 4);
+    fd = open(rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (status == NULL || fd < 0)
+        goto out;
+    n = read_fd(fd, status, STAT_MAX * 4);
+    if (n <= 0 || moat_sd_status_uid(status, &uid) != 0)
+        goto out;
+    /* The pidfd pins the process: while it lives, /proc/PID is that process. */
+    if (pidfd >= 0 && !moat_sd_alive(pidfd, pid))
+        goto out;
+    if (!moat_sd_pidfile_owner_ok((long)st.st_uid, uid, (long)geteuid())) {
+        snprintf(why, whylen,
+                 "the pidfile %s (owner uid %ld) names process %ld of uid %ld: a stale pidfile? "
+                 "not signalled",
+                 path, (long)st.st_uid, (long)pid, uid);
+        rc = -1;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(status);
+    return rc;
+}
+
 /* Parses "PID (COMM) S PPID ..." (comm may hold spaces and parentheses: the
  * last ')' ends it). Returns 0 or -1. */
 static int stat_parse(char *text, char *comm, size_t cap, long *ppid)

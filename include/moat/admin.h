@@ -83,6 +83,14 @@ int moat_admin_start(struct moat_admin *adm, char *err, size_t errlen);
 /* Writes the listening address ("127.0.0.1:9901", "unix:/path") into out. */
 void moat_admin_address(const struct moat_admin *adm, char *out, size_t cap);
 
+/* Cuts connections whose request (head and body; the TLS handshake before
+ * the first) is not whole within limits.header_timeout, so that a client that
+ * drips bytes cannot keep the listener, and the emergency shutdown on it, busy
+ * (libmicrohttpd's idle timeout restarts with each byte). At most
+ * ADM_MAX_CONNS (64) connections are open, 16 from one address. Call every
+ * ~100-250 ms from the main thread. NULL is fine. */
+void moat_admin_tick(struct moat_admin *adm);
+
 /* Sets or clears lockdown: /readyz answers 503 "lockdown" while set. Any thread. */
 void moat_admin_set_lockdown(struct moat_admin *adm, int on);
 

@@ -6,7 +6,9 @@
  *   REJECT    400/414/421 with a short fixed body (the client's Host never echoed)
  *   HEALTH    200 "ok" for GET/HEAD (405 otherwise), whatever the Host
  *   PROXY     GET/HEAD without a body (ACME http-01) relayed to the app by two small
- *             forwarder threads (blocking I/O with upstream.* deadlines, response
+ *             forwarder threads (blocking I/O with upstream.* deadlines, the whole
+ *             body within upstream.idle_timeout of the head, verified
+ *             TLS for an https:// upstream as on the HTTPS path, response
  *             body at most MOAT_HTTPREDIR_FWD_BODY bytes, only Content-Type and
  *             Cache-Control copied back); the connection is suspended meanwhile
  *
@@ -15,7 +17,8 @@
  * of libmicrohttpd 0.9.75 is permissive). Bounded: http.max_connections in total,
  * server.max_connections_per_ip per address, limits.header_timeout for the
  * request head (moat_httpredir_tick), at most MOAT_HTTPREDIR_FWD_QUEUE relays
- * queued (then 503). Metrics: requests and connections under listener="http",
+ * queued (then 503). In lockdown (moat_httpredir_set_lockdown) nothing is
+ * relayed any more: 503. Metrics: requests and connections under listener="http",
  * moat_redirects_total{code}, rejections by reason. Access log lines carry
  * "listener":"http".
  *
@@ -99,6 +102,12 @@ int moat_httpredir_start(struct moat_httpredir *h, char *err, size_t errlen);
 /* Closes connections whose request head is overdue (limits.header_timeout).
  * Call every ~100-250 ms from the main thread. */
 void moat_httpredir_tick(struct moat_httpredir *h);
+
+/* Emergency-shutdown lockdown (on != 0): from now on a PROXY exemption (the
+ * relay to the app) answers 503 "lockdown" instead of reaching the app, and
+ * relays still queued are failed the same way; redirects and health answers
+ * go on. Any thread; NULL is fine. */
+void moat_httpredir_set_lockdown(struct moat_httpredir *h, int on);
 
 /* Stops accepting new connections (drain). */
 void moat_httpredir_quiesce(struct moat_httpredir *h);

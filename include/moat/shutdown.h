@@ -18,11 +18,14 @@
  *      HTTPS listener answers 503 and /readyz 503), then the target is found
  *      (pidfile read, /proc scanned, or the child moat started) and opened as
  *      a pidfd (pidfd_open), which is what every later signal goes through,
- *      so a recycled pid is never hit; the signal is sent and the answer is
- *      202 with a small JSON body saying what was signalled, or 500 with the
- *      reason when no target could be signalled (lockdown stays engaged).
- *      A later correct attempt while the target is being stopped answers 202
- *      again without signalling twice; after a failure it tries again.
+ *      so a recycled pid is never hit; a pidfile not owned by root must
+ *      name a process of its owner (moat_sd_pidfile_owner_check); the signal is sent and the answer
+ * is 202 with a small JSON body saying what was signalled, or 500 with the reason when no target
+ * could be signalled (lockdown stays engaged). A later correct attempt while the target is being
+ * stopped answers 202 again without signalling twice; after a failure it tries again; once the
+ * target is gone, a pidfile: or process: target that now names another live process (the app
+ * started again by a supervisor) is stopped the same way, while the process already stopped (a
+ * stale pidfile) is never signalled again.
  *   4. the main loop's tick sends SIGKILL through the same pidfd once
  *      shutdown.grace has passed and the target still lives; with
  *      shutdown.mode = exit, moat_shutdown_exit_due() then tells main to drain
@@ -101,6 +104,16 @@ const char *moat_sd_signal_name(int signo);
  * 1..MOAT_SD_PID_MAX, at most MOAT_SD_PIDFILE_MAX bytes. Returns 0 with *pid,
  * or -1 with a static reason in *why. Pure. */
 int moat_sd_pidfile_parse(const char *buf, size_t len, long *pid, const char **why);
+
+/* Parses the real uid from /proc/PID/status text (the line "Uid:\tREAL\tEFF..."),
+ * NUL-terminated. Returns 0 with *uid, or -1. Pure. */
+int moat_sd_status_uid(const char *text, long *uid);
+
+/* True when a pidfile owned by file_uid may name a process whose real uid is
+ * proc_uid: a pidfile of root's, or of moat's own uid self_uid (handed to moat
+ * by its operator), names any process, anyone else's only their own (a stale
+ * pidfile whose pid went to another user's process is refused). Pure. */
+int moat_sd_pidfile_owner_ok(long file_uid, long proc_uid, long self_uid);
 
 /* One process as /proc shows it (strings borrowed, NUL-terminated, may be ""). */
 struct moat_sd_proc {
@@ -221,6 +234,13 @@ int moat_sd_alive(int pidfd, pid_t pid);
  * not writable by others, at most MOAT_SD_PIDFILE_MAX bytes. Returns 0 with
  * *pid, or -1 with a one-line reason in why. */
 int moat_sd_pidfile_read(const char *path, pid_t *pid, char *why, size_t whylen);
+
+/* After pidfd_open: checks (moat_sd_pidfile_owner_ok) that the pidfile at
+ * path may name the process pid that pidfd holds (-1: none), reading its real
+ * uid from /proc/PID/status. Returns 0 when it may, also when /proc cannot
+ * tell (hidepid, the process already gone: the signal then fails), or -1
+ * with a one-line reason in why. */
+int moat_sd_pidfile_owner_check(const char *path, int pidfd, pid_t pid, char *why, size_t whylen);
 
 /* Scans /proc for the process called name (moat_sd_proc_matches) and chooses
  * one (moat_sd_proc_select, moat itself excluded). Returns 0 with *pid, or -1

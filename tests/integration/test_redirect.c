@@ -413,7 +413,8 @@ START_TEST(test_acme_upstream_down)
 END_TEST
 
 /* An app that never answers: the relay gives up at upstream.response_timeout (504), an app
- * that sends a malformed head gets 502, a body over 64 KiB 502; moat keeps serving. */
+ * that sends a malformed head gets 502, a body over 64 KiB 502, a body trickled past
+ * upstream.idle_timeout after the head 504; moat keeps serving. */
 START_TEST(test_acme_upstream_misbehaves)
 {
     static const struct h_step stall[] = {H_STALL, H_END};
@@ -423,18 +424,30 @@ START_TEST(test_acme_upstream_misbehaves)
     static const struct h_step big[] = {
         H_SEND("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n"), H_PATTERN(70000), H_CLOSE,
         H_END};
+    static const struct h_step trickle[] = {
+        H_SEND("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\n"),
+        H_SLEEP(700),
+        H_SEND("a"),
+        H_SLEEP(700),
+        H_SEND("b"),
+        H_SLEEP(700),
+        H_SEND("c"),
+        H_SLEEP(700),
+        H_SEND("d"),
+        H_CLOSE,
+        H_END};
     static const struct h_step ok[] = {
         H_SEND("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
                "\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"),
         H_CLOSE, H_END};
     static const struct h_route routes[] = {
-        {"/.well-known/acme-challenge/stall", stall},
-        {"/.well-known/acme-challenge/bad", bad},
-        {"/.well-known/acme-challenge/big", big},
-        {"/.well-known/acme-challenge/ok", ok},
+        {"/.well-known/acme-challenge/stall", stall},     {"/.well-known/acme-challenge/bad", bad},
+        {"/.well-known/acme-challenge/big", big},         {"/.well-known/acme-challenge/ok", ok},
+        {"/.well-known/acme-challenge/trickle", trickle},
     };
-    const char *env[] = {"MOAT_UPSTREAM_RESPONSE_TIMEOUT=1s", NULL};
-    struct h_upstream *u = harness_upstream_start_routes(routes, 4);
+    const char *env[] = {"MOAT_UPSTREAM_RESPONSE_TIMEOUT=1s", "MOAT_UPSTREAM_IDLE_TIMEOUT=1s",
+                         NULL};
+    struct h_upstream *u = harness_upstream_start_routes(routes, 5);
     struct h_moat m;
     struct h_resp r;
     char *head;
@@ -449,6 +462,11 @@ START_TEST(test_acme_upstream_misbehaves)
     harness_resp_free(&r);
     http_get(&m, "/.well-known/acme-challenge/big", "localhost", &r);
     ck_assert_int_eq(r.status, 502);
+    harness_resp_free(&r);
+    /* A body trickled a byte every 0.7 s (2.8 s in all) must not hold a forwarder thread past
+     * upstream.idle_timeout (1 s) after the head: each byte used to restart the wait. */
+    http_get(&m, "/.well-known/acme-challenge/trickle", "localhost", &r);
+    ck_assert_msg(r.status == 504, "trickled body: status %d", r.status);
     harness_resp_free(&r);
     http_get(&m, "/.well-known/acme-challenge/ok?x=1", "localhost", &r);
     ck_assert_int_eq(r.status, 200);

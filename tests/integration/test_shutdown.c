@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "harness.h"
 
@@ -367,6 +370,228 @@ START_TEST(test_grace_kill)
 }
 END_TEST
 
+/* Starts a python process that sleeps (SIGTERM ends it), waits until it runs, and writes its
+ * pid into pidfile. Returns the pid. */
+static pid_t start_sleeper(const char *name, const char *pidfile)
+{
+    const char *argv[] = {"/usr/bin/python3", "-c",
+                          "import time\nprint('ready', flush=True)\ntime.sleep(600)\n", NULL};
+    char out[H_PATH];
+    char pid_s[32];
+    struct h_spawn sp;
+    pid_t pid;
+
+    harness_path(out, sizeof(out), name);
+    memset(&sp, 0, sizeof(sp));
+    sp.argv = argv;
+    sp.err_path = out;
+    sp.own_group = 1;
+    pid = harness_spawn(&sp);
+    ck_assert_int_gt(pid, 0);
+    ck_assert_msg(harness_file_wait(out, "ready", 1, 10000), "the sleeper did not start");
+    snprintf(pid_s, sizeof(pid_s), "%d\n", (int)pid);
+    ck_assert_int_eq(harness_write_file(pidfile, pid_s, strlen(pid_s), 0644), 0);
+    return pid;
+}
+
+/* Lockdown mode, pidfile target: the app is stopped, a supervisor starts it again and writes
+ * the new pid; a second correct request stops the new process (it used to answer 202
+ * "repeat" naming the old pid and signal nothing). A pidfile that still names the stopped
+ * process is not signalled again. */
+START_TEST(test_second_request_restarted_target)
+{
+    char pidfile[H_PATH];
+    char env_target[H_PATH + 32];
+    const char *env[] = {token_env, env_target, NULL};
+    struct h_resp r;
+    struct h_moat m;
+    char v[64];
+    pid_t first, second;
+
+    harness_path(pidfile, sizeof(pidfile), "app.pid");
+    first = start_sleeper("first.log", pidfile);
+    snprintf(env_target, sizeof(env_target), "MOAT_SHUTDOWN_TARGET=pidfile:%s", pidfile);
+    h_start_moat(&m, harness_shared_app()->url, env);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    harness_resp_free(&r);
+    ck_assert_msg(wait_gone(first, 15000), "the first process did not stop");
+    ck_assert_msg(
+        harness_file_wait(m.log, "\"event\":\"emergency_shutdown_target_exited\"", 1, 15000),
+        "moat did not notice the end of the first process");
+    /* Same stale pidfile: nothing new to stop. */
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    ck_assert_msg(strstr((const char *)r.body, "\"repeat\":true") != NULL, "%s",
+                  (const char *)r.body);
+    harness_resp_free(&r);
+
+    second = start_sleeper("second.log", pidfile);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    ck_assert_int_eq(harness_json_get((const char *)r.body, "pid", v, sizeof(v)), 0);
+    ck_assert_msg(strtol(v, NULL, 10) == second, "signalled pid %s, want %d: %s", v, (int)second,
+                  (const char *)r.body);
+    harness_resp_free(&r);
+    ck_assert_msg(wait_gone(second, 15000), "the restarted process was not stopped");
+    ck_assert_msg(harness_proc_alive(m.pid), "moat left lockdown");
+    assert_no_token_leak(&m);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
+/* A stale pidfile: the app is gone and its pid went to a process of another user. A pidfile
+ * owned by a user other than root (or moat's own) names only that user's processes; otherwise
+ * moat (which may hold CAP_KILL) would stop whatever now runs under that pid. Root's pidfiles
+ * name any. */
+START_TEST(test_pidfile_other_owner)
+{
+    char pidfile[H_PATH];
+    char env_target[H_PATH + 32];
+    const char *env[] = {token_env, env_target, NULL};
+    struct h_resp r;
+    struct h_moat m;
+    pid_t victim;
+
+    if (geteuid() != 0) {
+        harness_log("test_pidfile_other_owner needs root (chown): skipped");
+        return;
+    }
+    harness_path(pidfile, sizeof(pidfile), "app.pid");
+    victim = start_sleeper("victim.log", pidfile); /* runs as root */
+    ck_assert_int_eq(chown(pidfile, 12345, 12345), 0);
+    snprintf(env_target, sizeof(env_target), "MOAT_SHUTDOWN_TARGET=pidfile:%s", pidfile);
+    h_start_moat(&m, harness_shared_app()->url, env);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 500, "status %d: %s", r.status, (const char *)r.body);
+    ck_assert_msg(strstr((const char *)r.body, "uid 12345") != NULL, "%s", (const char *)r.body);
+    harness_resp_free(&r);
+    harness_sleep_ms(300);
+    ck_assert_msg(harness_proc_alive(victim), "another user's process was signalled");
+    assert_lockdown(&m);
+    /* Root's pidfile: trusted for any process. */
+    ck_assert_int_eq(chown(pidfile, 0, 0), 0);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_msg(r.status == 202, "status %d: %s", r.status, (const char *)r.body);
+    harness_resp_free(&r);
+    ck_assert_msg(wait_gone(victim, 15000), "the process was not stopped");
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
+/* The emergency endpoint must stay reachable while someone drips: an admin request (head and
+ * body) that is not whole within limits.header_timeout is cut. Each byte used to reset
+ * libmicrohttpd's idle timeout, so 64 dripping connections held the admin listener (and with it
+ * POST /emergency-shutdown, /readyz and /metrics) for as long as they liked. */
+START_TEST(test_admin_drip_cut)
+{
+    static const char *const heads[] = {
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ",
+        "POST /emergency-shutdown HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n",
+    };
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1s",
+                         NULL};
+    struct h_moat m;
+    struct h_conn c;
+    struct h_resp r;
+    size_t k;
+    int i, closed;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    for (k = 0; k < sizeof(heads) / sizeof(heads[0]); k++) {
+        ck_assert_msg(harness_conn_open_plain(&c, m.admin_port) == 0, "connect: %s", c.error);
+        ck_assert_int_eq(harness_conn_send_str(&c, heads[k]), 0);
+        closed = 0;
+        for (i = 0; i < 75 && !closed; i++) {
+            closed = harness_conn_wait_closed(&c, 200);
+            if (!closed && harness_conn_send(&c, "a", 1) != 0)
+                closed = 1;
+        }
+        harness_conn_close(&c);
+        ck_assert_msg(closed, "a dripping admin request (%.20s) was never cut", heads[k]);
+    }
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_int_eq(r.status, 202);
+    harness_resp_free(&r);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
+/* One address cannot take every admin connection: with 70 idle half-sent heads open from
+ * 127.0.0.2 (and a head deadline far away), the operator's POST from 127.0.0.1 still gets in. */
+START_TEST(test_admin_per_ip)
+{
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1h",
+                         NULL};
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: a";
+    struct sockaddr_in src, dst;
+    struct h_moat m;
+    struct h_resp r;
+    int fds[70];
+    size_t i;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    memset(&src, 0, sizeof(src));
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(0x7f000002); /* 127.0.0.2 */
+    memset(&dst, 0, sizeof(dst));
+    dst.sin_family = AF_INET;
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    dst.sin_port = htons((unsigned short)m.admin_port);
+    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&src, sizeof(src)), 0);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)), 0);
+        (void)send(fds[i], half, sizeof(half) - 1, MSG_NOSIGNAL);
+    }
+    harness_sleep_ms(500); /* let the listener take them in */
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_int_eq(r.status, 202);
+    harness_resp_free(&r);
+    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close(fds[i]);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
+/* A full admin listener (64 connections from four addresses, their heads half-sent, the head
+ * deadline far away) does not hold up SIGTERM: libmicrohttpd stops watching the listening socket
+ * at its connection limit, and without an inter-thread channel MHD_stop_daemon then waited for
+ * the next idle timeout (30 s), past a container runtime's stop grace period. */
+START_TEST(test_admin_full_stop)
+{
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1h",
+                         NULL};
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: a";
+    struct sockaddr_in src, dst;
+    struct h_moat m;
+    int fds[64];
+    size_t i;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    memset(&dst, 0, sizeof(dst));
+    dst.sin_family = AF_INET;
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    dst.sin_port = htons((unsigned short)m.admin_port);
+    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        memset(&src, 0, sizeof(src));
+        src.sin_family = AF_INET;
+        src.sin_addr.s_addr = htonl(0x7f000002 + (uint32_t)(i / 16)); /* 127.0.0.2 .. .5 */
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fds[i], 0);
+        ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&src, sizeof(src)), 0);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)), 0);
+        (void)send(fds[i], half, sizeof(half) - 1, MSG_NOSIGNAL);
+    }
+    harness_sleep_ms(500); /* let the listener take them in */
+    ck_assert_msg(harness_moat_stop(&m, 15000) == 0, "moat did not stop promptly (exit %d)",
+                  m.exit_code);
+    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        close(fds[i]);
+}
+END_TEST
+
 /* process:NAME: the gunicorn master (not a worker) is found in /proc and stopped. */
 START_TEST(test_process_target)
 {
@@ -447,6 +672,57 @@ START_TEST(test_none_target)
     ck_assert_msg(kill(harness_shared_app()->pid, 0) == 0, "the app was signalled");
     assert_environ_clean(m.pid);
     assert_no_token_leak(&m);
+    ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
+}
+END_TEST
+
+/* GET target on moat's plain-HTTP listener (Host: localhost); the whole response into r. */
+static void http_plain_get(const struct h_moat *m, const char *target, struct h_resp *r)
+{
+    struct h_conn c;
+    struct h_read_opts o = {0};
+    char raw[512];
+
+    ck_assert_int_gt(m->http_port, 0);
+    snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", target);
+    ck_assert_msg(harness_conn_open_plain(&c, m->http_port) == 0, "connect: %s", c.error);
+    ck_assert_msg(harness_conn_send_str(&c, raw) == 0, "send: %s", c.error);
+    o.timeout_ms = 15000;
+    ck_assert_msg(harness_read_response(&c, r, &o) == 0, "response: %s (status %d)", r->error,
+                  r->status);
+    harness_conn_close(&c);
+}
+
+/* Lockdown covers the plain-HTTP listener's relay to the app (ACME paths) too: once a correct
+ * token came, nothing reaches the app through moat, whatever the listener. */
+START_TEST(test_lockdown_http_relay)
+{
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", NULL};
+    struct h_resp r;
+    struct h_moat m;
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    http_plain_get(&m, "/.well-known/acme-challenge/before", &r);
+    ck_assert_msg(r.status == 200, "relay before the shutdown: %d\n%s", r.status, r.head);
+    harness_resp_free(&r);
+    shutdown_post(&m, "Bearer " TOKEN, &r);
+    ck_assert_int_eq(r.status, 202);
+    harness_resp_free(&r);
+    assert_lockdown(&m);
+    http_plain_get(&m, "/.well-known/acme-challenge/after", &r);
+    ck_assert_msg(r.status == 503, "the plain-HTTP relay reached the app in lockdown: %d\n%s",
+                  r.status, r.head);
+    ck_assert_ptr_null(strstr((const char *)r.body, "thumbprint"));
+    harness_resp_free(&r);
+    ck_assert_msg(harness_file_wait(m.log, "\"reason\":\"lockdown\"", 1, 5000),
+                  "no lockdown reason in the access log");
+    /* Health paths stay local; everything else still redirects. */
+    http_plain_get(&m, "/healthz", &r);
+    ck_assert_int_eq(r.status, 200);
+    harness_resp_free(&r);
+    http_plain_get(&m, "/x", &r);
+    ck_assert_int_eq(r.status, 308);
+    harness_resp_free(&r);
     ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
 }
 END_TEST
@@ -718,6 +994,18 @@ static Suite *shutdown_suite(void)
     tcase_add_test(tc, test_https_path);
     tcase_add_test(tc, test_startup_refusals);
     tcase_add_test(tc, test_child_status);
+    suite_add_tcase(s, tc);
+    tc = harness_tcase("lockdown", 120);
+    tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
+    tcase_add_test(tc, test_lockdown_http_relay);
+    tcase_add_test(tc, test_second_request_restarted_target);
+    tcase_add_test(tc, test_pidfile_other_owner);
+    suite_add_tcase(s, tc);
+    tc = harness_tcase("admin_dos", 120);
+    tcase_add_unchecked_fixture(tc, harness_shared_app_setup, harness_shared_app_teardown);
+    tcase_add_test(tc, test_admin_drip_cut);
+    tcase_add_test(tc, test_admin_per_ip);
+    tcase_add_test(tc, test_admin_full_stop);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -275,6 +275,63 @@ START_TEST(test_pool_reuse)
 }
 END_TEST
 
+/* GET target on moat's plain-HTTP listener (Host: localhost); returns the status (0: none). */
+static int http_get(const struct h_moat *m, const char *target, struct h_resp *r)
+{
+    struct h_conn c;
+    struct h_read_opts o = {0};
+    char raw[512];
+
+    ck_assert_int_gt(m->http_port, 0);
+    snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", target);
+    ck_assert_msg(harness_conn_open_plain(&c, m->http_port) == 0, "connect: %s", c.error);
+    ck_assert_msg(harness_conn_send_str(&c, raw) == 0, "send: %s", c.error);
+    o.timeout_ms = 15000;
+    (void)harness_read_response(&c, r, &o);
+    harness_conn_close(&c);
+    return r->status;
+}
+
+/* The plain-HTTP listener's relay (ACME http-01) to an https:// app goes over verified TLS
+ * like every proxied request: it used to write plain HTTP to the app's TLS port (502, and the
+ * request in clear on the wire). An untrusted app certificate is refused there too. */
+START_TEST(test_acme_relay_tls)
+{
+    struct h_app app;
+    struct h_moat m;
+    struct h_resp r;
+    char *log;
+
+    make_pki();
+    ck_assert_int_eq(
+        harness_app_start_tls(&app, harness_dir(), in_dir("app.crt"), in_dir("app.key")), 0);
+    start_moat(&m, app.url, in_dir("ca.crt"), NULL);
+    memset(&r, 0, sizeof(r));
+    ck_assert_msg(http_get(&m, "/.well-known/acme-challenge/tok-1", &r) == 200, "status %d\n%s",
+                  r.status, r.head != NULL ? r.head : "");
+    ck_assert_str_eq((const char *)r.body, "tok-1.thumbprint host=localhost proto=http\n");
+    harness_resp_free(&r);
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(http_get(&m, "/.well-known/acme-challenge/", &r), 404);
+    harness_resp_free(&r);
+    ck_assert_int_eq(tls_errors(&m, 0), 0);
+    ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
+
+    start_moat(&m, app.url, in_dir("otherca.crt"), NULL);
+    memset(&r, 0, sizeof(r));
+    ck_assert_int_eq(http_get(&m, "/.well-known/acme-challenge/tok-2", &r), 502);
+    harness_resp_free(&r);
+    ck_assert_int_eq(tls_errors(&m, 1), 1);
+    log = harness_moat_log(&m);
+    ck_assert_msg(strstr(log, "upstream_tls_failed") != NULL &&
+                      strstr(log, "certificate verification failed") != NULL,
+                  "no verification failure logged");
+    free(log);
+    ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
+    harness_app_stop(&app);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("upstream_tls");
@@ -284,6 +341,9 @@ int main(void)
     tcase_add_test(tc, test_verified_app);
     tcase_add_test(tc, test_refused_app);
     tcase_add_test(tc, test_pool_reuse);
+    suite_add_tcase(s, tc);
+    tc = harness_tcase("relay", 120);
+    tcase_add_test(tc, test_acme_relay_tls);
     suite_add_tcase(s, tc);
     return harness_run_suites(suites);
 }

@@ -580,6 +580,52 @@ START_TEST(test_pidfile_read)
 }
 END_TEST
 
+/* /proc/PID/status: the real uid is the first number after "Uid:". */
+static const struct {
+    const char *text;
+    int rc;
+    long uid;
+} status_cases[] = {
+    {"Name:\tgunicorn\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t1000\t1001\t1002\t1003\n"
+     "Gid:\t100\t100\t100\t100\n",
+     0, 1000},
+    {"Uid:\t0\t0\t0\t0\n", 0, 0},
+    {"Name:\tx\nUid:\t65532\t0\t0\t0", 0, 65532},
+    {"Name:\tx\nGid:\t1\t1\t1\t1\n", -1, 0}, /* no Uid line */
+    {"Name:\tUid:\t5\t5\t5\t5\n", -1, 0},    /* "Uid:" only at a line start */
+    {"Uid:\t-1\t0\t0\t0\n", -1, 0},          /* not a number */
+    {"Uid:\t12x\t0\t0\t0\n", -1, 0},         /* trailing junk */
+    {"", -1, 0},
+};
+
+START_TEST(test_status_uid)
+{
+    long uid = -7;
+    int rc = moat_sd_status_uid(status_cases[_i].text, &uid);
+
+    ck_assert_msg(rc == status_cases[_i].rc, "case %d: rc %d", _i, rc);
+    if (rc == 0)
+        ck_assert_int_eq(uid, status_cases[_i].uid);
+}
+END_TEST
+
+/* Who may name which process: root's and moat's own pidfiles any, others their own only. */
+static const struct {
+    long file_uid, proc_uid, self_uid;
+    int ok;
+} owner_cases[] = {
+    {0, 0, 65532, 1},    {0, 1000, 65532, 1},    {1000, 1000, 65532, 1}, {65532, 0, 65532, 1},
+    {1000, 0, 65532, 0}, {1000, 1001, 65532, 0}, {12345, 0, 0, 0},       {12345, 12345, 0, 1},
+};
+
+START_TEST(test_pidfile_owner_ok)
+{
+    ck_assert_int_eq(moat_sd_pidfile_owner_ok(owner_cases[_i].file_uid, owner_cases[_i].proc_uid,
+                                              owner_cases[_i].self_uid),
+                     owner_cases[_i].ok);
+}
+END_TEST
+
 START_TEST(test_process_find)
 {
     char why[256];
@@ -607,6 +653,8 @@ static Suite *shutdown_suite(void)
     tcase_add_test(tc, test_proc_select_many);
     tcase_add_loop_test(tc, test_plaintext, 0, sizeof(plain_cases) / sizeof(plain_cases[0]));
     tcase_add_test(tc, test_path_check);
+    tcase_add_loop_test(tc, test_status_uid, 0, sizeof(status_cases) / sizeof(status_cases[0]));
+    tcase_add_loop_test(tc, test_pidfile_owner_ok, 0, sizeof(owner_cases) / sizeof(owner_cases[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("runtime");
     tcase_add_test(tc, test_runtime_disabled);
