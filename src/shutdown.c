@@ -41,6 +41,8 @@ struct moat_shutdown {
     pid_t child_pid;               /* the child target, 0 when none */
     int child_pidfd;               /* its pidfd (borrowed), -1 when none */
     atomic_int engaged;            /* a correct token was presented */
+    pthread_mutex_t attempt_lock;  /* one attempt at a time from limiter check to its record, so
+                                      parallel attempts cannot slip past a lockout */
     pthread_mutex_t lock;          /* guards everything below */
     enum sd_state state;           /* signalling progress */
     pid_t pid;                     /* the process signalled */
@@ -65,6 +67,7 @@ struct moat_shutdown *moat_shutdown_new(const struct moat_config *cfg, struct mo
     sd->child_pidfd = -1;
     sd->pidfd = -1;
     pthread_mutex_init(&sd->lock, NULL);
+    pthread_mutex_init(&sd->attempt_lock, NULL);
     if (moat_sd_target_parse(cfg->shutdown.target, &sd->target, &why) != 0 ||
         moat_sd_mode_parse(cfg->shutdown.mode, &sd->mode) != 0 ||
         moat_sd_signal_parse(cfg->shutdown.signal, &sd->signo) != 0) {
@@ -87,6 +90,7 @@ fail:
     moat_token_free(token);
     if (sd != NULL) {
         pthread_mutex_destroy(&sd->lock);
+        pthread_mutex_destroy(&sd->attempt_lock);
         free(sd);
     }
     return NULL;
@@ -370,15 +374,48 @@ static void sd_audit(struct moat_shutdown *sd, const struct moat_sd_request *rq,
     moat_logline_end(&l);
 }
 
+/* What an attempt's credentials decided. */
+enum sd_verdict { SD_LOCKED, SD_DENIED, SD_ACCEPTED };
+
+/* Asks the limiter, checks the Authorization field and records the outcome
+ * with the limiter, all under attempt_lock. *reason: why it was denied. */
+static enum sd_verdict sd_verify(struct moat_shutdown *sd, const struct moat_sd_request *rq,
+                                 uint64_t now, unsigned *retry, const char **reason)
+{
+    enum sd_verdict v = SD_DENIED;
+    const char *tok = NULL;
+    size_t tok_len = 0;
+
+    pthread_mutex_lock(&sd->attempt_lock);
+    if (moat_ratelimit_check(sd->rl, rq->family, rq->addr, now, retry) == MOAT_RATELIMIT_LOCKED) {
+        v = SD_LOCKED;
+    } else if (rq->n_authorization == 0 || rq->authorization == NULL) {
+        *reason = "missing_token";
+    } else if (rq->n_authorization > 1) {
+        *reason = "several_authorization_fields";
+    } else if (moat_token_parse_bearer(rq->authorization, rq->authorization_len, &tok, &tok_len) !=
+               0) {
+        *reason = "not_a_bearer_token";
+    } else if (moat_token_verify(sd->token, tok, tok_len)) {
+        v = SD_ACCEPTED;
+    } else {
+        *reason = "wrong_token";
+    }
+    if (v == SD_DENIED)
+        (void)moat_ratelimit_fail(sd->rl, rq->family, rq->addr, now, retry);
+    if (v == SD_ACCEPTED)
+        moat_ratelimit_success(sd->rl, rq->family, rq->addr, now);
+    pthread_mutex_unlock(&sd->attempt_lock);
+    return v;
+}
+
 void moat_shutdown_handle(struct moat_shutdown *sd, const struct moat_sd_request *rq,
                           struct moat_sd_answer *ans)
 {
-    const char *tok = NULL;
     const char *reason = NULL;
-    size_t tok_len = 0;
     unsigned retry = 0;
     uint64_t now = moat_now_ms();
-    int ok = 0;
+    enum sd_verdict v;
 
     memset(ans, 0, sizeof(*ans));
     ans->type = "application/json";
@@ -390,38 +427,23 @@ void moat_shutdown_handle(struct moat_shutdown *sd, const struct moat_sd_request
             sd_audit(sd, rq, MOAT_METRICS_SHUTDOWN_DISABLED, "no_token_configured", 0);
         return;
     }
-    if (moat_ratelimit_check(sd->rl, rq->family, rq->addr, now, &retry) == MOAT_RATELIMIT_LOCKED) {
+    v = sd_verify(sd, rq, now, &retry, &reason);
+    if (v == SD_LOCKED) {
         ans->status = 429;
         ans->retry_after = retry;
         snprintf(ans->body, sizeof(ans->body), "{\"result\":\"rate_limited\",\"retry_after\":%u}\n",
                  retry);
         sd_audit(sd, rq, MOAT_METRICS_SHUTDOWN_RATE_LIMITED, "locked_out", retry);
-        return;
-    }
-    if (rq->n_authorization == 0 || rq->authorization == NULL) {
-        reason = "missing_token";
-    } else if (rq->n_authorization > 1) {
-        reason = "several_authorization_fields";
-    } else if (moat_token_parse_bearer(rq->authorization, rq->authorization_len, &tok, &tok_len) !=
-               0) {
-        reason = "not_a_bearer_token";
-    } else {
-        ok = moat_token_verify(sd->token, tok, tok_len);
-        if (!ok)
-            reason = "wrong_token";
-    }
-    if (!ok) {
-        (void)moat_ratelimit_fail(sd->rl, rq->family, rq->addr, now, &retry);
+    } else if (v == SD_DENIED) {
         ans->status = 401;
         ans->www_authenticate = 1;
         snprintf(ans->body, sizeof(ans->body),
                  "{\"result\":\"denied\",\"error\":\"a valid Bearer token is required\"}\n");
         sd_audit(sd, rq, MOAT_METRICS_SHUTDOWN_DENIED, reason, 0);
-        return;
+    } else {
+        sd_audit(sd, rq, MOAT_METRICS_SHUTDOWN_ACCEPTED, NULL, 0);
+        sd_accept(sd, ans);
     }
-    moat_ratelimit_success(sd->rl, rq->family, rq->addr, now);
-    sd_audit(sd, rq, MOAT_METRICS_SHUTDOWN_ACCEPTED, NULL, 0);
-    sd_accept(sd, ans);
 }
 
 /* ------------------------------------------------------- main loop */
@@ -483,5 +505,6 @@ void moat_shutdown_free(struct moat_shutdown *sd)
     moat_ratelimit_free(sd->rl);
     moat_token_free(sd->token);
     pthread_mutex_destroy(&sd->lock);
+    pthread_mutex_destroy(&sd->attempt_lock);
     free(sd);
 }

@@ -4,6 +4,7 @@
  * signalling a real child through a pidfd. */
 #include <check.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -512,6 +513,57 @@ END_TEST
 
 /* ---- signalling a real process through its pidfd ---- */
 
+/* Parallel wrong attempts from one client: exactly max_failures reach the token
+ * check (401), every other one is refused by the lockout (429). */
+struct race_arg {
+    struct moat_shutdown *sd;
+    int denied; /* 401 answers seen by this thread */
+    int other;  /* answers that are neither 401 nor 429 */
+};
+
+static void *race_thread(void *p)
+{
+    struct race_arg *a = p;
+    struct moat_sd_answer ans;
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        attempt(a->sd, "Bearer wrong-wrong-wrong-wrong-wrong-wrong", &ans);
+        if (ans.status == 401)
+            a->denied++;
+        else if (ans.status != 429)
+            a->other++;
+    }
+    return NULL;
+}
+
+START_TEST(test_runtime_parallel_lockout)
+{
+    struct moat_config cfg;
+    struct moat_shutdown *sd;
+    struct race_arg args[8];
+    pthread_t th[8];
+    char err[256];
+    int i, denied = 0;
+
+    base_cfg(&cfg, "none");
+    sd = moat_shutdown_new(&cfg, load_token(), NULL, err, sizeof(err));
+    ck_assert_msg(sd != NULL, "%s", err);
+    for (i = 0; i < 8; i++) {
+        memset(&args[i], 0, sizeof(args[i]));
+        args[i].sd = sd;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race_thread, &args[i]), 0);
+    }
+    for (i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        denied += args[i].denied;
+        ck_assert_int_eq(args[i].other, 0);
+    }
+    ck_assert_int_eq(denied, (int)cfg.shutdown.max_failures);
+    moat_shutdown_free(sd);
+}
+END_TEST
+
 START_TEST(test_signal_child_pidfd)
 {
     pid_t pid = fork();
@@ -659,6 +711,7 @@ static Suite *shutdown_suite(void)
     tc = tcase_create("runtime");
     tcase_add_test(tc, test_runtime_disabled);
     tcase_add_test(tc, test_runtime_flow);
+    tcase_add_test(tc, test_runtime_parallel_lockout);
     tcase_add_test(tc, test_signal_child_pidfd);
     tcase_add_test(tc, test_pidfile_read);
     tcase_add_test(tc, test_process_find);
