@@ -708,9 +708,11 @@ void moat_httpredir_free(struct moat_httpredir *h)
         return;
     /* Every suspended connection is resumed (answered 503) before the daemon stops. */
     if (h->fwd_ready)
-        hr_fwd_destroy(&h->fwd);
+        hr_fwd_stop(&h->fwd);
     if (h->daemon != NULL)
         MHD_stop_daemon(h->daemon);
+    if (h->fwd_ready)
+        hr_fwd_destroy(&h->fwd); /* no request can reach the forwarder any more */
     if (h->fd >= 0)
         close(h->fd);
     moat_connlimit_free(h->climit);

@@ -439,7 +439,7 @@ int hr_fwd_submit(struct hr_fwd *f, struct hr_fwd_job *job)
     return rc;
 }
 
-void hr_fwd_destroy(struct hr_fwd *f)
+void hr_fwd_stop(struct hr_fwd *f)
 {
     struct hr_fwd_job *j;
 
@@ -456,6 +456,10 @@ void hr_fwd_destroy(struct hr_fwd *f)
         fwd_fail(j, 503, "shutdown");
         MHD_resume_connection(j->conn);
     }
+}
+
+void hr_fwd_destroy(struct hr_fwd *f)
+{
     pthread_cond_destroy(&f->wake);
     pthread_mutex_destroy(&f->lock);
 }

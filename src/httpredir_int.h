@@ -66,8 +66,12 @@ int hr_fwd_start(struct hr_fwd *f);
 int hr_fwd_submit(struct hr_fwd *f, struct hr_fwd_job *job);
 
 /* Stops the threads (a relay under way is cut at its next wait), answers every
- * queued job 503 and resumes its connection, joins, releases f. Before
- * MHD_stop_daemon. Safe when never started. */
+ * queued job 503 and resumes its connection, joins; later submissions are
+ * refused. Before MHD_stop_daemon. Safe when never started. */
+void hr_fwd_stop(struct hr_fwd *f);
+
+/* Releases f's lock and condition variable. After MHD_stop_daemon, so that no
+ * request can still reach hr_fwd_submit. */
 void hr_fwd_destroy(struct hr_fwd *f);
 
 #endif
