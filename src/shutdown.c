@@ -181,6 +181,11 @@ static int sd_resolve(struct moat_shutdown *sd, pid_t stopped, char *why, size_t
         sd_release(sd);
         goto out;
     }
+    if (sd->target.kind == MOAT_SD_PROCESS && !moat_sd_process_is(sd->target.arg, pid)) {
+        snprintf(why, whylen, "process %ld ended before it could be signalled", (long)pid);
+        sd_release(sd);
+        goto out;
+    }
     rc = 0;
 out:
     return rc;

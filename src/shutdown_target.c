@@ -200,6 +200,36 @@ static ssize_t proc_read(int procfd, const char *pid, const char *name, char *bu
     return n;
 }
 
+int moat_sd_process_is(const char *name, pid_t pid)
+{
+    struct moat_sd_proc p;
+    char pidstr[24];
+    char comm[32];
+    char *stat_buf = malloc(STAT_MAX);
+    char *cmd = malloc(CMDLINE_MAX);
+    ssize_t len;
+    int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ok = 0;
+
+    memset(&p, 0, sizeof(p));
+    p.pid = (long)pid;
+    snprintf(pidstr, sizeof(pidstr), "%ld", (long)pid);
+    if (stat_buf != NULL && cmd != NULL && procfd >= 0 &&
+        proc_read(procfd, pidstr, "stat", stat_buf, STAT_MAX) > 0 &&
+        stat_parse(stat_buf, comm, sizeof(comm), &p.ppid) == 0) {
+        p.comm = comm;
+        len = proc_read(procfd, pidstr, "cmdline", cmd, CMDLINE_MAX);
+        p.argv0 = len > 0 ? cmd : "";
+        p.argv1 = len > 0 && strlen(cmd) + 1 < (size_t)len ? cmd + strlen(cmd) + 1 : "";
+        ok = moat_sd_proc_matches(&p, name);
+    }
+    if (procfd >= 0)
+        close(procfd);
+    free(stat_buf);
+    free(cmd);
+    return ok;
+}
+
 /* One process scanned; strings live in the scan buffers. */
 struct scan_entry {
     long pid, ppid;

@@ -247,4 +247,10 @@ int moat_sd_pidfile_owner_check(const char *path, int pidfd, pid_t pid, char *wh
  * with a one-line reason in why. */
 int moat_sd_process_find(const char *name, pid_t *pid, char *why, size_t whylen);
 
+/* True when process pid (still) matches name (moat_sd_proc_matches on its
+ * /proc entry). Called once its pidfd is open: the pid may have been reused
+ * between the /proc scan and pidfd_open, and the pidfd pins whatever process
+ * the check then sees. */
+int moat_sd_process_is(const char *name, pid_t pid);
+
 #endif

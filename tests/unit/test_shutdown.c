@@ -689,6 +689,27 @@ START_TEST(test_process_find)
 }
 END_TEST
 
+/* The identity check after pidfd_open: the pid must still be the named process. */
+START_TEST(test_process_is)
+{
+    pid_t pid = fork();
+    int st, i;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/bin/sleep", "sleep", "30", (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 200 && !moat_sd_process_is("sleep", pid); i++)
+        usleep(10000); /* until the exec is done */
+    ck_assert(moat_sd_process_is("sleep", pid));
+    ck_assert(!moat_sd_process_is("gunicorn", pid));
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(!moat_sd_process_is("sleep", pid)); /* gone */
+}
+END_TEST
+
 static Suite *shutdown_suite(void)
 {
     Suite *s = suite_create("shutdown");
@@ -715,6 +736,7 @@ static Suite *shutdown_suite(void)
     tcase_add_test(tc, test_signal_child_pidfd);
     tcase_add_test(tc, test_pidfile_read);
     tcase_add_test(tc, test_process_find);
+    tcase_add_test(tc, test_process_is);
     suite_add_tcase(s, tc);
     return s;
 }
