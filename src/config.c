@@ -150,18 +150,6 @@ static void file_fail(struct file_state *st, unsigned line, const char *fmt, ...
     st->fail_line = line;
 }
 
-/* True when s starts like "name =" (an indented key rather than a continuation). */
-static int looks_like_key(const char *s)
-{
-    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
-
-    if (n == 0)
-        return 0;
-    s += n;
-    s += strspn(s, " \t");
-    return *s == '=';
-}
-
 /* Cuts a " #" or "\t#" comment off the end of the line, keeping the newline. */
 static void strip_hash_comment(char *line)
 {
@@ -225,7 +213,7 @@ static char *file_reader(char *str, int num, void *stream)
     start = st->raw + strspn(st->raw, " \t");
     st->indented = 0;
     if (start != st->raw && strchr("\r\n#;", *start) == NULL) {
-        if (*start == '[' || looks_like_key(start))
+        if (*start == '[' || moat_cfg_looks_like_key(start))
             memmove(st->raw, start, strlen(start) + 1);
         else
             st->indented = 1;

@@ -12,6 +12,7 @@
 
 #include "moat/config.h"
 #include "moat/log.h"
+#include "moat/secheaders.h"
 #include "test_config_util.h"
 
 #define MOAT_TEST_N_KEYS 93 /* keys in the table (and in conf/moat.conf) */
@@ -622,6 +623,78 @@ START_TEST(test_print)
 }
 END_TEST
 
+/* Values --check-config must print so that the printed file loads back to them
+ * (found by fuzz_config): long values are cut over continuation lines, and the
+ * loader strips the whitespace around each line, joins them without a
+ * separator, and reads a line starting like "name =" as a key, '#' or ';' as a
+ * comment. */
+struct roundtrip_case {
+    const char *label; /* shown on failure */
+    const char *env;   /* MOAT_...=value; NULL: headers.csp of the longest length allowed */
+};
+
+static const struct roundtrip_case roundtrip_cases[] = {
+    {"permissions policy: pieces after \", \" look like keys",
+     "MOAT_HEADERS_PERMISSIONS_POLICY=" MOAT_SECH_PP_STRICT},
+    {"csp: a space at the cut", "MOAT_HEADERS_CSP=default-src 'self'; script-src 'self' "
+                                "'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; object-src "
+                                "'none' 'self'; base-uri 'self'"},
+    {"words of one letter", "MOAT_HEADERS_CSP=a b c d e f g h i j k l m n o p q r s t u v w x y z "
+                            "a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f g h "
+                            "i j k l m n o p q r s t u v w x y z"},
+    {"starts with #", "MOAT_HEADERS_PERMISSIONS_POLICY=#x=()"},
+    {"starts with ;", "MOAT_HEADERS_PERMISSIONS_POLICY=; x=()"},
+    {"semicolons and brackets at the cut",
+     "MOAT_HEADERS_CSP=default-src 'self';;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;"
+     ";;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+     "["},
+    {"the longest value", NULL},
+};
+
+START_TEST(test_print_roundtrip)
+{
+    const struct roundtrip_case *c = &roundtrip_cases[_i];
+    static struct moat_config cfg;
+    static struct moat_config again;
+    static char out[65536];
+    static char longest[sizeof("MOAT_HEADERS_CSP=") + MOAT_CFG_VALUE];
+    struct moat_cli cli;
+    char path[64];
+    char opt[128];
+    char err[1024];
+    const char *env[] = {c->env, NULL};
+    const char *args[] = {"--dev", NULL};
+    const char *env2[] = {NULL};
+    const char *args2[] = {opt, NULL};
+    int fd;
+
+    if (c->env == NULL) {
+        size_t n = (size_t)snprintf(longest, sizeof longest, "MOAT_HEADERS_CSP=");
+
+        memset(longest + n, 'a', MOAT_CFG_VALUE - 1);
+        longest[n + MOAT_CFG_VALUE - 1] = '\0';
+        env[0] = longest;
+    }
+    ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "%s: %s", c->label, err);
+    snprintf(path, sizeof path, "/tmp/moat-test-print-XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_msg(moat_config_print(&cfg, fd) == 0, "%s: print failed", c->label);
+    slurp(fd, out, sizeof out);
+    close(fd);
+    snprintf(opt, sizeof opt, "--config=%s", path);
+    ck_assert_msg(load(args2, env2, &again, &cli, err, sizeof err) == 0, "%s: %s\n%s", c->label,
+                  err, out);
+    unlink(path);
+    memcpy(again.source_file, cfg.source_file, sizeof again.source_file);
+    memcpy(again.sources, cfg.sources, sizeof again.sources);
+    ck_assert_msg(memcmp(&cfg.headers, &again.headers, sizeof cfg.headers) == 0,
+                  "%s: printed value does not load back:\n%s", c->label, out);
+    ck_assert_msg(memcmp(&cfg, &again, sizeof cfg) == 0, "%s: printed config does not round-trip",
+                  c->label);
+}
+END_TEST
+
 START_TEST(test_usage)
 {
     static char out[16384];
@@ -678,6 +751,8 @@ int main(void)
     tcase_add_test(tc, test_sandbox_keys);
     tcase_add_test(tc, test_shipped_conf);
     tcase_add_test(tc, test_print);
+    tcase_add_loop_test(tc, test_print_roundtrip, 0,
+                        sizeof roundtrip_cases / sizeof roundtrip_cases[0]);
     tcase_add_test(tc, test_usage);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
