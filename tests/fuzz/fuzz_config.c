@@ -3,7 +3,7 @@
  *
  * Input: the bytes of a config file, loaded with --dev (so no TLS files are
  * needed). Whatever the file holds, loading gives 0, or -1 with a one-line
- * message. A configuration that loads must print, and the
+ * message; a file with a NUL byte never loads. A configuration that loads must print, and the
  * printed text must itself load to the same configuration and print the same again (the contract of
  * moat_config_print that --check-config users rely on). */
 #include <stddef.h>
@@ -115,6 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(strchr(err, '\n') == NULL);
         return 0;
     }
+    FZ_CHECK(memchr(data, '\0', size) == NULL); /* a NUL byte is refused, never cut at */
 
     /* The printed configuration is a config file giving the same configuration. */
     fz_print(&cfg, &fz_out, text);

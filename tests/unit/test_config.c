@@ -182,6 +182,50 @@ START_TEST(test_file)
 }
 END_TEST
 
+/* Files with NUL bytes: refused with the line, never cut at the NUL (fgets did). */
+struct nul_case {
+    const char *content; /* file bytes */
+    size_t len;          /* their count (the content holds NULs) */
+    const char *err;     /* expected message after "PATH" */
+};
+
+#define NUL_LIT(s) s, sizeof(s) - 1
+
+static const struct nul_case nul_cases[] = {
+    {NUL_LIT("[tls]\ncert_file = /etc/moat/cert.pem\0.bak\n"), ":2: NUL byte in the line"},
+    {NUL_LIT("[server]\nworkers = 3\n\0\n"), ":3: NUL byte in the line"},
+    {NUL_LIT("[server]\nworkers = 3\0"), ":2: NUL byte in the line"},
+    {NUL_LIT("\xff\xfe[\0s\0e\0r\0v\0e\0r\0]\0\n\0"), ":1: NUL byte in the line"},
+};
+
+START_TEST(test_file_nul)
+{
+    const struct nul_case *c = &nul_cases[_i];
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char path[64];
+    char opt[128];
+    char want[512];
+    char err[1024];
+    const char *env[] = {NULL};
+    const char *args[] = {opt, "--dev", NULL};
+    int fd;
+    int rc;
+
+    snprintf(path, sizeof path, "/tmp/moat-test-config-XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, c->content, c->len), (ssize_t)c->len);
+    close(fd);
+    snprintf(opt, sizeof opt, "--config=%s", path);
+    rc = load(args, env, &cfg, &cli, err, sizeof err);
+    unlink(path);
+    ck_assert_msg(rc == -1, "case %d loaded", _i);
+    snprintf(want, sizeof want, "%s%s", path, c->err);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "want %s got %s", want, err);
+}
+END_TEST
+
 START_TEST(test_file_values)
 {
     struct moat_config cfg;
@@ -744,6 +788,7 @@ int main(void)
     tcase_add_loop_test(tc, test_env, 0, sizeof env_cases / sizeof env_cases[0]);
     tcase_add_loop_test(tc, test_argv, 0, sizeof argv_cases / sizeof argv_cases[0]);
     tcase_add_test(tc, test_defaults);
+    tcase_add_loop_test(tc, test_file_nul, 0, sizeof nul_cases / sizeof nul_cases[0]);
     tcase_add_test(tc, test_file_values);
     tcase_add_test(tc, test_file_missing);
     tcase_add_test(tc, test_precedence);
