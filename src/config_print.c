@@ -76,9 +76,18 @@ static int print_key(int fd, const char *name, const char *value, const char *sr
 {
     char line[MOAT_CFG_VALUE + MOAT_CFG_PATH + 64];
     size_t nlen = strlen(name);
-    size_t n = piece_len(value, nlen + 3 < LINE_MAX_READ ? LINE_MAX_READ - nlen - 3 : 0);
+    size_t first_max = nlen + 3 < LINE_MAX_READ ? LINE_MAX_READ - nlen - 3 : 0;
     size_t indent;
+    size_t n;
+    size_t i;
     int w;
+
+    /* On the "name = value" line (not on continuation lines), libinih takes a
+     * ';' after whitespace for a comment: the first piece stops before it. */
+    for (i = 1; value[0] != '\0' && value[i] != '\0' && i - 1 < first_max; i++)
+        if (value[i] == ';' && (value[i - 1] == ' ' || value[i - 1] == '\t'))
+            first_max = i - 1;
+    n = piece_len(value, first_max);
 
     /* After a space, '#' and ';' start a comment: such a value follows the '=' directly. */
     w = snprintf(line, sizeof line, "%s =%s%.*s  # from: %s\n", name,

@@ -688,6 +688,7 @@ static const struct roundtrip_case roundtrip_cases[] = {
                             "i j k l m n o p q r s t u v w x y z"},
     {"starts with #", "MOAT_HEADERS_PERMISSIONS_POLICY=#x=()"},
     {"starts with ;", "MOAT_HEADERS_PERMISSIONS_POLICY=; x=()"},
+    {"; after a space", "MOAT_HEADERS_PERMISSIONS_POLICY=a=() ;b=()"},
     {"semicolons and brackets at the cut",
      "MOAT_HEADERS_CSP=default-src 'self';;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;"
      ";;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
