@@ -150,18 +150,6 @@ static void file_fail(struct file_state *st, unsigned line, const char *fmt, ...
     st->fail_line = line;
 }
 
-/* True when s starts like "name =" (an indented key rather than a continuation). */
-static int looks_like_key(const char *s)
-{
-    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
-
-    if (n == 0)
-        return 0;
-    s += n;
-    s += strspn(s, " \t");
-    return *s == '=';
-}
-
 /* Cuts a " #" or "\t#" comment off the end of the line, keeping the newline. */
 static void strip_hash_comment(char *line)
 {
@@ -199,24 +187,51 @@ static void check_section_line(struct file_state *st, const char *line)
         file_fail(st, st->lineno, "unknown section [%s]", name);
 }
 
+/* Reads one physical line (newline kept) into st->raw, NUL-terminated, at most
+ * RAW_LINE - 1 bytes. Returns its length: 0 at the end of the file or on a read
+ * error (st->read_errno). *nul says whether the line holds a NUL byte, which
+ * fgets() would have cut the line at without a word. */
+static size_t line_read(struct file_state *st, int *nul)
+{
+    size_t n = 0;
+    int ch = 0;
+
+    *nul = 0;
+    while (n + 1 < sizeof st->raw && ch != '\n') {
+        ch = getc(st->fp);
+        if (ch == EOF)
+            break;
+        *nul |= ch == '\0';
+        st->raw[n++] = (char)ch;
+    }
+    st->raw[n] = '\0';
+    if (ferror(st->fp)) {
+        st->read_errno = errno != 0 ? errno : EIO;
+        n = 0;
+    }
+    return n;
+}
+
 /* libinih reader: hands over one physical line at a time so line numbers stay
  * exact, strips "#" comments, tells continuations from indented keys, and
- * refuses lines libinih would silently cut. */
+ * refuses lines libinih would silently cut (too long, or with a NUL byte). */
 static char *file_reader(char *str, int num, void *stream)
 {
     struct file_state *st = stream;
     char *start;
     size_t len;
+    int nul;
 
     if (st->fail_line != 0)
         return NULL;
-    if (fgets(st->raw, sizeof st->raw, st->fp) == NULL) {
-        if (ferror(st->fp))
-            st->read_errno = errno != 0 ? errno : EIO;
+    len = line_read(st, &nul);
+    if (len == 0)
+        return NULL;
+    st->lineno++;
+    if (nul) {
+        file_fail(st, st->lineno, "NUL byte in the line (not a text file?)");
         return NULL;
     }
-    st->lineno++;
-    len = strlen(st->raw);
     if (len == sizeof st->raw - 1 && st->raw[len - 1] != '\n') {
         file_fail(st, st->lineno, "line too long");
         return NULL;
@@ -225,7 +240,7 @@ static char *file_reader(char *str, int num, void *stream)
     start = st->raw + strspn(st->raw, " \t");
     st->indented = 0;
     if (start != st->raw && strchr("\r\n#;", *start) == NULL) {
-        if (*start == '[' || looks_like_key(start))
+        if (*start == '[' || moat_cfg_looks_like_key(start))
             memmove(st->raw, start, strlen(start) + 1);
         else
             st->indented = 1;

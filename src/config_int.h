@@ -72,6 +72,10 @@ void moat_cfg_env_name(const struct moat_cfg_key *k, char *out, size_t outlen);
  * "default", "FILE:LINE", "env MOAT_X_Y" or "flag --x". */
 void moat_cfg_source_text(const struct moat_config *cfg, size_t idx, char *out, size_t outlen);
 
+/* True when s starts like "name =": the file reader takes such an indented
+ * line for a key, not for the continuation of a value. Pure. */
+int moat_cfg_looks_like_key(const char *s);
+
 /* Parses true/false/yes/no/on/off/1/0 (any case). Returns 0 or -1. Pure. */
 int moat_cfg_parse_bool(const char *s, int *out);
 

@@ -37,6 +37,17 @@ int moat_cfg_parse_bool(const char *s, int *out)
     return rc;
 }
 
+int moat_cfg_looks_like_key(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+    if (n == 0)
+        return 0;
+    s += n;
+    s += strspn(s, " \t");
+    return *s == '=';
+}
+
 int moat_cfg_parse_u64(const char *s, uint64_t *out)
 {
     uint64_t v = 0;

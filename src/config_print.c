@@ -14,6 +14,9 @@
 #endif
 
 #define PRINT_WIDTH 100 /* split printed values longer than this over continuation lines */
+#define LINE_MAX_READ                                                                              \
+    198          /* longest line the loader reads (libinih's INI_MAX_LINE 200, less the \n) */
+#define INDENT 4 /* spaces before a continuation line */
 
 /* Writes all of buf to fd. Returns 0 or -1. */
 static int write_all(int fd, const char *buf, size_t len)
@@ -32,36 +35,72 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Length of the next piece of a long value: up to PRINT_WIDTH bytes, cut after ':' or ',' if
- * possible. */
-static size_t piece_len(const char *v)
+/* True when a long value may be cut before v[i] (0 < i < strlen(v)) and still
+ * read back the same: the loader strips the whitespace around every line and
+ * joins continuation lines without a separator, takes a line starting with '#'
+ * or ';' for a comment, with '[' for a section and one that starts like
+ * "name =" for a new key. */
+static int cut_ok(const char *v, size_t i)
 {
-    size_t len = strlen(v);
-    size_t i;
-
-    if (len <= PRINT_WIDTH)
-        return len;
-    for (i = PRINT_WIDTH; i > PRINT_WIDTH / 2; i--) {
-        if (v[i - 1] == ':' || v[i - 1] == ',')
-            return i;
-    }
-    return PRINT_WIDTH;
+    return v[i - 1] != ' ' && v[i - 1] != '\t' && strchr(" \t#;[", v[i]) == NULL &&
+           !moat_cfg_looks_like_key(v + i);
 }
 
-/* Writes "name = value  # from: src", long values continued on indented lines. */
+/* Length of the next piece of v for a line that can hold at most max bytes
+ * of it: all of v when it fits PRINT_WIDTH; else a cut within PRINT_WIDTH,
+ * after ',', ':' or ';' if possible; else the first cut within max; else all
+ * of v when it fits max, or 0 (no piece: the value starts on the next line). */
+static size_t piece_len(const char *v, size_t max)
+{
+    size_t len = strlen(v);
+    size_t width = PRINT_WIDTH < max ? PRINT_WIDTH : max;
+    size_t i;
+
+    if (len <= width)
+        return len;
+    for (i = width; i > width / 2; i--)
+        if (strchr(",:;", v[i - 1]) != NULL && cut_ok(v, i))
+            return i;
+    for (i = width; i > 0; i--)
+        if (cut_ok(v, i))
+            return i;
+    for (i = width + 1; i < len && i <= max; i++)
+        if (cut_ok(v, i))
+            return i;
+    return len <= max ? len : 0;
+}
+
+/* Writes "name = value  # from: src", a long value continued on indented lines
+ * cut where the loader joins them back into the same value. */
 static int print_key(int fd, const char *name, const char *value, const char *src)
 {
-    char line[PRINT_WIDTH + MOAT_CFG_PATH + 64];
-    size_t n = piece_len(value);
+    char line[MOAT_CFG_VALUE + MOAT_CFG_PATH + 64];
+    size_t nlen = strlen(name);
+    size_t first_max = nlen + 3 < LINE_MAX_READ ? LINE_MAX_READ - nlen - 3 : 0;
+    size_t indent;
+    size_t n;
+    size_t i;
     int w;
 
-    w = snprintf(line, sizeof line, "%s = %.*s  # from: %s\n", name, (int)n, value, src);
+    /* On the "name = value" line (not on continuation lines), libinih takes a
+     * ';' after whitespace for a comment: the first piece stops before it. */
+    for (i = 1; value[0] != '\0' && value[i] != '\0' && i - 1 < first_max; i++)
+        if (value[i] == ';' && (value[i - 1] == ' ' || value[i - 1] == '\t'))
+            first_max = i - 1;
+    n = piece_len(value, first_max);
+
+    /* After a space, '#' and ';' start a comment: such a value follows the '=' directly. */
+    w = snprintf(line, sizeof line, "%s =%s%.*s  # from: %s\n", name,
+                 value[0] == '#' || value[0] == ';' ? "" : " ", (int)n, value, src);
     if (w < 0 || (size_t)w >= sizeof line || write_all(fd, line, (size_t)w) != 0)
         return -1;
     value += n;
     while (*value != '\0') {
-        n = piece_len(value);
-        w = snprintf(line, sizeof line, "    %.*s\n", (int)n, value);
+        n = piece_len(value, LINE_MAX_READ - 1);
+        if (n == 0)
+            n = strlen(value); /* no cut the loader reads back: one long line */
+        indent = n + INDENT <= LINE_MAX_READ ? INDENT : 1;
+        w = snprintf(line, sizeof line, "%*s%.*s\n", (int)indent, "", (int)n, value);
         if (w < 0 || (size_t)w >= sizeof line || write_all(fd, line, (size_t)w) != 0)
             return -1;
         value += n;
@@ -74,7 +113,7 @@ int moat_config_print(const struct moat_config *cfg, int fd)
     size_t n;
     const struct moat_cfg_key *keys = moat_cfg_keys(&n);
     const char *section = "";
-    char value[4096];
+    char value[MOAT_CFG_VALUE]; /* the longest value a key holds */
     char src[MOAT_CFG_PATH + 32];
     char line[MOAT_CFG_PATH + 64];
     size_t i;

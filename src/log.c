@@ -1,6 +1,8 @@
 /* log.c - JSON-lines logger: events and access log on stderr. */
 #include "moat/log.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -170,10 +172,14 @@ void moat_logline_int(struct moat_logline *l, const char *key, long long value)
 
 void moat_logline_double(struct moat_logline *l, const char *key, double value)
 {
-    char tmp[48];
-    int n = snprintf(tmp, sizeof(tmp), "%.6f", value);
+    /* Room for any finite double in %.6f (DBL_MAX has 309 digits); NaN and
+     * the infinities have no JSON number, so they are written as null. */
+    char tmp[DBL_MAX_10_EXP + 16];
+    int n = isfinite(value) ? snprintf(tmp, sizeof(tmp), "%.6f", value) : -1;
     size_t save = l->len;
 
+    if (n <= 0 || (size_t)n >= sizeof(tmp))
+        n = snprintf(tmp, sizeof(tmp), "null");
     line_key(l, key);
     line_append(l, tmp, (size_t)n);
     if (l->truncated)

@@ -478,6 +478,14 @@ int moat_secheaders_override_scope(struct moat_secheaders *p, const char *prefix
     return moat_secheaders_add_override(p, prefix, scope, err, errlen);
 }
 
+/* An RFC 3986 character: unreserved, reserved or '%'. */
+static int uri_char(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return 1;
+    return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+}
+
 int moat_secheaders_set_report_uri(struct moat_secheaders *p, const char *uri, char *err,
                                    size_t errlen)
 {
@@ -485,15 +493,18 @@ int moat_secheaders_set_report_uri(struct moat_secheaders *p, const char *uri, c
     size_t i;
     struct moat_sech_str v = {0, 0};
 
+    /* RFC 3986 characters only: anything else (non-ASCII, '{', '|', ...) is no
+     * URI and makes Reporting-Endpoints an invalid structured field, which
+     * browsers drop; ';' and ',' would end the CSP directive or policy. */
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)uri[i];
-        if (c <= 0x20 || c == 0x7f || c == ';' || c == ',' || c == '"' || c == '\\')
+        if (!uri_char(c) || c == ';' || c == ',')
             break;
     }
     if (i < len || len > MOAT_SECH_URI_MAX) {
         moat_set_err(err, errlen,
-                     "CSP report URI: space, ';', ',', '\"', '\\' or control character, "
-                     "or longer than %d bytes",
+                     "CSP report URI: only URI characters (no space, ';', ',', quote, "
+                     "non-ASCII or control character), at most %d bytes",
                      MOAT_SECH_URI_MAX);
         return -1;
     }

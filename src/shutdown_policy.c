@@ -61,8 +61,9 @@ int moat_sd_target_parse(const char *s, struct moat_sd_target *out, const char *
                 goto out;
             }
         }
+        /* A final "/" or "/." names a directory, never the pidfile. */
         if (strstr(arg, "/../") != NULL || (len >= 3 && strcmp(arg + len - 3, "/..") == 0) ||
-            arg[len - 1] == '/') {
+            strcmp(arg + len - 2, "/.") == 0 || arg[len - 1] == '/') {
             *why = "pidfile: path must name a file without \"..\"";
             goto out;
         }

@@ -39,7 +39,7 @@ void moat_logline_str(struct moat_logline *l, const char *key, const char *value
 void moat_logline_strn(struct moat_logline *l, const char *key, const char *value, size_t len);
 /* Adds "key":integer. */
 void moat_logline_int(struct moat_logline *l, const char *key, long long value);
-/* Adds "key":number with 6 decimals (durations in seconds). */
+/* Adds "key":number with 6 decimals (durations in seconds); null for NaN or an infinity. */
 void moat_logline_double(struct moat_logline *l, const char *key, double value);
 /* Adds "key":true/false. */
 void moat_logline_bool(struct moat_logline *l, const char *key, int value);

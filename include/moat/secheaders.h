@@ -278,7 +278,8 @@ size_t moat_secheaders_scope_for(const struct moat_secheaders *p, const char *pa
 
 /* Sets the CSP report endpoint (copied; NULL or "" removes it). Every CSP moat
  * adds then ends with "; report-uri URI; report-to moat-csp" and apply adds
- * "Reporting-Endpoints: moat-csp=\"URI\"". URI: no space, ';', ',', '"', CTL.
+ * "Reporting-Endpoints: moat-csp=\"URI\"". URI: RFC 3986 characters (ASCII
+ * letters, digits, -._~:/?#[]@!$&'()*+=%) without ';' and ','.
  * Returns 0, or -1 with a message in err. */
 int moat_secheaders_set_report_uri(struct moat_secheaders *p, const char *uri, char *err,
                                    size_t errlen);

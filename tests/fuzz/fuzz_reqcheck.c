@@ -1,6 +1,6 @@
 /* fuzz_reqcheck.c - libFuzzer target: request validation, then upstream framing of what passed.
  *
- * Input: one flag byte (version, trust, address family), then lines split on LF:
+ * Input: one flag byte (version, trust, address family, proto, nonce), then lines split on LF:
  * method, target, then "name:value" header lines (value trimmed like MHD does).
  * Whatever reqcheck accepts must frame into a head with exactly one way to find
  * the body's end, one Host, no stray CR/LF, and must not fit one byte short. */
@@ -50,19 +50,43 @@ static void fz_field(char *line, size_t len, struct moat_hdr *h)
     h->value_len = ve - vs;
 }
 
-/* Checks the framed head: CRLF lines only, token names, one Host, framing as decided. */
-static void fz_check_head(const char *out, size_t n, const struct moat_reqcheck_result *res)
+/* True when value[0..len) is want, or ends with ", " + want. */
+static int fz_ends_with_elem(const char *value, size_t len, const char *want)
 {
+    size_t wl = strlen(want);
+
+    if (len == wl)
+        return memcmp(value, want, wl) == 0;
+    return len > wl + 2 && memcmp(value + len - wl - 2, ", ", 2) == 0 &&
+           memcmp(value + len - wl, want, wl) == 0;
+}
+
+/* Checks the framed head: CRLF lines only, token names without '_', one Host,
+ * framing as decided, exactly one of each forwarding field (the client's
+ * element last in X-Forwarded-For, only ours from an untrusted client), one
+ * request id, and the nonce header only when moat sends a nonce. */
+static void fz_check_head(const char *out, size_t n, const struct moat_reqcheck_result *res,
+                          const struct moat_fwd_input *in)
+{
+    const char *node = in->client_family == AF_UNIX ? "unknown" : in->client_ip;
     size_t i = 0;
     size_t line = 0;
     int hosts = 0;
     int cls = 0;
     int tes = 0;
     int ended = 0;
+    int xff = 0;
+    int xfp = 0;
+    int xfh = 0;
+    int fwd = 0;
+    int rid = 0;
+    int nonces = 0;
 
     while (i < n) {
         const char *cr = memchr(out + i, '\r', n - i);
         size_t end;
+        size_t vs;
+        size_t vlen;
 
         FZ_CHECK(cr != NULL);
         end = (size_t)(cr - out);
@@ -80,9 +104,37 @@ static void fz_check_head(const char *out, size_t n, const struct moat_reqcheck_
             nlen = (size_t)(colon - (out + i));
             FZ_CHECK(moat_hdr_is_token(out + i, nlen));
             FZ_CHECK(end - i >= nlen + 2 && colon[1] == ' ');
+            FZ_CHECK(memchr(out + i, '_', nlen) == NULL);
+            vs = i + nlen + 2;
+            vlen = end - vs;
             hosts += moat_hdr_eq_ci(out + i, nlen, "Host");
             cls += moat_hdr_eq_ci(out + i, nlen, "Content-Length");
             tes += moat_hdr_eq_ci(out + i, nlen, "Transfer-Encoding");
+            rid += moat_hdr_eq_ci(out + i, nlen, in->request_id_header);
+            if (in->nonce_header != NULL && moat_hdr_eq_ci(out + i, nlen, in->nonce_header)) {
+                nonces++;
+                FZ_CHECK(in->nonce != NULL && vlen == strlen(in->nonce) &&
+                         memcmp(out + vs, in->nonce, vlen) == 0);
+            }
+            if (moat_hdr_eq_ci(out + i, nlen, "X-Forwarded-For")) {
+                xff++;
+                FZ_CHECK(fz_ends_with_elem(out + vs, vlen, node));
+                FZ_CHECK(in->client_trusted || (vlen == strlen(node)));
+            }
+            if (moat_hdr_eq_ci(out + i, nlen, "X-Forwarded-Proto")) {
+                xfp++;
+                FZ_CHECK(in->client_trusted ||
+                         (vlen == strlen(in->proto) && memcmp(out + vs, in->proto, vlen) == 0));
+            }
+            if (moat_hdr_eq_ci(out + i, nlen, "X-Forwarded-Host")) {
+                xfh++;
+                FZ_CHECK(in->client_trusted ||
+                         (vlen == res->host_len && memcmp(out + vs, res->host, vlen) == 0));
+            }
+            if (moat_hdr_eq_ci(out + i, nlen, "Forwarded")) {
+                fwd++;
+                FZ_CHECK(in->client_trusted || (vlen > 4 && memcmp(out + vs, "for=", 4) == 0));
+            }
         }
         line++;
         i = end + 2;
@@ -91,6 +143,8 @@ static void fz_check_head(const char *out, size_t n, const struct moat_reqcheck_
     FZ_CHECK(hosts == 1);
     FZ_CHECK(cls == (res->body == MOAT_BODY_LENGTH));
     FZ_CHECK(tes == (res->body == MOAT_BODY_CHUNKED));
+    FZ_CHECK(xff == 1 && xfp == 1 && xfh == 1 && fwd == 1 && rid == 1);
+    FZ_CHECK(nonces == (in->nonce != NULL && in->nonce[0] != '\0'));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -161,10 +215,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     moat_fwd_request_id(req.hdrs, req.n_hdrs, in.request_id_header, in.client_trusted, "gen-0001",
                         rid, sizeof(rid));
     in.request_id = rid;
+    if (flags & 0x40) {
+        /* the client's copies of the nonce header are dropped, moat's sent */
+        in.nonce_header = "X-CSP-Nonce";
+        in.nonce = (flags & 0x80) ? "bm9uY2Utbm9uY2Utbm9uY2U=" : NULL;
+    }
 
     n = moat_fwd_build_head(&in, out, sizeof(out));
     FZ_CHECK(n > 0); /* validated input always frames */
-    fz_check_head(out, (size_t)n, &res);
+    fz_check_head(out, (size_t)n, &res, &in);
     FZ_CHECK(moat_fwd_build_head(&in, out, (size_t)n - 1) == -1);
     return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "moat/config.h"
 #include "moat/log.h"
+#include "moat/secheaders.h"
 #include "test_config_util.h"
 
 #define MOAT_TEST_N_KEYS 103 /* keys in the table (and in conf/moat.conf) */
@@ -183,6 +184,50 @@ START_TEST(test_file)
         ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "want %s got %s", want, err);
     }
     ck_assert_msg(strstr(err, want) != NULL, "want %s got %s", want, err);
+}
+END_TEST
+
+/* Files with NUL bytes: refused with the line, never cut at the NUL (fgets did). */
+struct nul_case {
+    const char *content; /* file bytes */
+    size_t len;          /* their count (the content holds NULs) */
+    const char *err;     /* expected message after "PATH" */
+};
+
+#define NUL_LIT(s) s, sizeof(s) - 1
+
+static const struct nul_case nul_cases[] = {
+    {NUL_LIT("[tls]\ncert_file = /etc/moat/cert.pem\0.bak\n"), ":2: NUL byte in the line"},
+    {NUL_LIT("[server]\nworkers = 3\n\0\n"), ":3: NUL byte in the line"},
+    {NUL_LIT("[server]\nworkers = 3\0"), ":2: NUL byte in the line"},
+    {NUL_LIT("\xff\xfe[\0s\0e\0r\0v\0e\0r\0]\0\n\0"), ":1: NUL byte in the line"},
+};
+
+START_TEST(test_file_nul)
+{
+    const struct nul_case *c = &nul_cases[_i];
+    struct moat_config cfg;
+    struct moat_cli cli;
+    char path[64];
+    char opt[128];
+    char want[512];
+    char err[1024];
+    const char *env[] = {NULL};
+    const char *args[] = {opt, "--dev", NULL};
+    int fd;
+    int rc;
+
+    snprintf(path, sizeof path, "/tmp/moat-test-config-XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, c->content, c->len), (ssize_t)c->len);
+    close(fd);
+    snprintf(opt, sizeof opt, "--config=%s", path);
+    rc = load(args, env, &cfg, &cli, err, sizeof err);
+    unlink(path);
+    ck_assert_msg(rc == -1, "case %d loaded", _i);
+    snprintf(want, sizeof want, "%s%s", path, c->err);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "want %s got %s", want, err);
 }
 END_TEST
 
@@ -628,6 +673,79 @@ START_TEST(test_print)
 }
 END_TEST
 
+/* Values --check-config must print so that the printed file loads back to them
+ * (found by fuzz_config): long values are cut over continuation lines, and the
+ * loader strips the whitespace around each line, joins them without a
+ * separator, and reads a line starting like "name =" as a key, '#' or ';' as a
+ * comment. */
+struct roundtrip_case {
+    const char *label; /* shown on failure */
+    const char *env;   /* MOAT_...=value; NULL: headers.csp of the longest length allowed */
+};
+
+static const struct roundtrip_case roundtrip_cases[] = {
+    {"permissions policy: pieces after \", \" look like keys",
+     "MOAT_HEADERS_PERMISSIONS_POLICY=" MOAT_SECH_PP_STRICT},
+    {"csp: a space at the cut", "MOAT_HEADERS_CSP=default-src 'self'; script-src 'self' "
+                                "'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; object-src "
+                                "'none' 'self'; base-uri 'self'"},
+    {"words of one letter", "MOAT_HEADERS_CSP=a b c d e f g h i j k l m n o p q r s t u v w x y z "
+                            "a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f g h "
+                            "i j k l m n o p q r s t u v w x y z"},
+    {"starts with #", "MOAT_HEADERS_PERMISSIONS_POLICY=#x=()"},
+    {"starts with ;", "MOAT_HEADERS_PERMISSIONS_POLICY=; x=()"},
+    {"; after a space", "MOAT_HEADERS_PERMISSIONS_POLICY=a=() ;b=()"},
+    {"semicolons and brackets at the cut",
+     "MOAT_HEADERS_CSP=default-src 'self';;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;"
+     ";;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+     "["},
+    {"the longest value", NULL},
+};
+
+START_TEST(test_print_roundtrip)
+{
+    const struct roundtrip_case *c = &roundtrip_cases[_i];
+    static struct moat_config cfg;
+    static struct moat_config again;
+    static char out[65536];
+    static char longest[sizeof("MOAT_HEADERS_CSP=") + MOAT_CFG_VALUE];
+    struct moat_cli cli;
+    char path[64];
+    char opt[128];
+    char err[1024];
+    const char *env[] = {c->env, NULL};
+    const char *args[] = {"--dev", NULL};
+    const char *env2[] = {NULL};
+    const char *args2[] = {opt, NULL};
+    int fd;
+
+    if (c->env == NULL) {
+        size_t n = (size_t)snprintf(longest, sizeof longest, "MOAT_HEADERS_CSP=");
+
+        memset(longest + n, 'a', MOAT_CFG_VALUE - 1);
+        longest[n + MOAT_CFG_VALUE - 1] = '\0';
+        env[0] = longest;
+    }
+    ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "%s: %s", c->label, err);
+    snprintf(path, sizeof path, "/tmp/moat-test-print-XXXXXX");
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_msg(moat_config_print(&cfg, fd) == 0, "%s: print failed", c->label);
+    slurp(fd, out, sizeof out);
+    close(fd);
+    snprintf(opt, sizeof opt, "--config=%s", path);
+    ck_assert_msg(load(args2, env2, &again, &cli, err, sizeof err) == 0, "%s: %s\n%s", c->label,
+                  err, out);
+    unlink(path);
+    memcpy(again.source_file, cfg.source_file, sizeof again.source_file);
+    memcpy(again.sources, cfg.sources, sizeof again.sources);
+    ck_assert_msg(memcmp(&cfg.headers, &again.headers, sizeof cfg.headers) == 0,
+                  "%s: printed value does not load back:\n%s", c->label, out);
+    ck_assert_msg(memcmp(&cfg, &again, sizeof cfg) == 0, "%s: printed config does not round-trip",
+                  c->label);
+}
+END_TEST
+
 START_TEST(test_usage)
 {
     static char out[16384];
@@ -677,6 +795,7 @@ int main(void)
     tcase_add_loop_test(tc, test_env, 0, sizeof env_cases / sizeof env_cases[0]);
     tcase_add_loop_test(tc, test_argv, 0, sizeof argv_cases / sizeof argv_cases[0]);
     tcase_add_test(tc, test_defaults);
+    tcase_add_loop_test(tc, test_file_nul, 0, sizeof nul_cases / sizeof nul_cases[0]);
     tcase_add_test(tc, test_file_values);
     tcase_add_test(tc, test_file_missing);
     tcase_add_test(tc, test_precedence);
@@ -684,6 +803,8 @@ int main(void)
     tcase_add_test(tc, test_sandbox_keys);
     tcase_add_test(tc, test_shipped_conf);
     tcase_add_test(tc, test_print);
+    tcase_add_loop_test(tc, test_print_roundtrip, 0,
+                        sizeof roundtrip_cases / sizeof roundtrip_cases[0]);
     tcase_add_test(tc, test_usage);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

@@ -109,6 +109,12 @@ static const struct val_case val_cases[] = {
     {"report comma", OP_REPORT, 0, 0, OFF, "a,b", NULL, "CSP report URI"},
     {"report quote", OP_REPORT, 0, 0, OFF, "a\"b", NULL, "CSP report URI"},
     {"report newline", OP_REPORT, 0, 0, OFF, "a\nb", NULL, "CSP report URI"},
+    /* found by fuzz_headers: not URI characters, an invalid Reporting-Endpoints string */
+    {"report non-ASCII", OP_REPORT, 0, 0, OFF, "https://r.ex\xc3\xa4mple/csp", NULL,
+     "CSP report URI"},
+    {"report brace", OP_REPORT, 0, 0, OFF, "/csp/{nonce}", NULL, "CSP report URI"},
+    {"report backslash", OP_REPORT, 0, 0, OFF, "a\\b", NULL, "CSP report URI"},
+    {"report full URI", OP_REPORT, 0, 0, OFF, "https://u@r.example:8443/c%20s/p?q=1#f", NULL, NULL},
 };
 /* clang-format on */
 

@@ -43,6 +43,9 @@ static const struct target_case target_cases[] = {
     {"pidfile:/run/../etc/passwd", 0, 0, NULL},
     {"pidfile:/run/..", 0, 0, NULL},
     {"pidfile:/run/app/", 0, 0, NULL},
+    {"pidfile:/run/app/.", 0, 0, NULL}, /* a directory (fuzz_shutdown_policy checks it) */
+    {"pidfile:/.", 0, 0, NULL},
+    {"pidfile:/run/./app.pid", 1, MOAT_SD_PIDFILE, "/run/./app.pid"},
     {"pidfile:/run/a\tb", 0, 0, NULL},
     {"process:", 0, 0, NULL},
     {"process:-9", 0, 0, NULL},
