@@ -11,7 +11,7 @@
  * order. GnuTLS ignores the KX entries for TLS 1.3 (its key exchange is
  * always ephemeral). */
 #define TLS_SUITES                                                                                 \
-    "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:"             \
+    "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:"             \
     "+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:"          \
     "%SERVER_PRECEDENCE"
 
