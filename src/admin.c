@@ -81,6 +81,9 @@ struct adm_req {
 };
 
 static void adm_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void adm_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     moat_log_vdebug_line("mhd_admin", fmt, ap);

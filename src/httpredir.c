@@ -75,6 +75,9 @@ struct moat_httpredir {
 };
 
 static void hr_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void hr_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     moat_log_vdebug_line("mhd_http", fmt, ap);

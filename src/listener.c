@@ -21,6 +21,9 @@
 #define LSN_MAX_WAIT 100 /* ms: the longest a worker sleeps (engine deadlines) */
 
 static void srv_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void srv_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     moat_log_vdebug_line("mhd", fmt, ap);

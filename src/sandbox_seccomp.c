@@ -135,6 +135,20 @@ out:
     return rc;
 }
 
+/* One argument comparison, every field set (libseccomp's SCMP_A* macros leave
+ * datum_b implicit, which clang's -Wmissing-field-initializers rejects). */
+static struct scmp_arg_cmp sc_arg(unsigned int arg, enum scmp_compare op, scmp_datum_t a,
+                                  scmp_datum_t b)
+{
+    struct scmp_arg_cmp c;
+
+    c.arg = arg;
+    c.op = op;
+    c.datum_a = a;
+    c.datum_b = b;
+    return c;
+}
+
 /* Adds one rule and names the call on failure. */
 static int sc_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *name, unsigned n,
                    const struct scmp_arg_cmp *args, char *err, size_t errlen)
@@ -160,7 +174,7 @@ static int sc_allow_checked(scmp_filter_ctx ctx, const struct moat_sandbox_cfg *
     int rc = -1;
 
     for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-        a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]);
+        a[0] = sc_arg(0, SCMP_CMP_EQ, (scmp_datum_t)families[i], 0);
         if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket", 1, a, err, errlen) != 0)
             goto out;
     }
@@ -168,44 +182,44 @@ static int sc_allow_checked(scmp_filter_ctx ctx, const struct moat_sandbox_cfg *
      * a bound NETLINK_ROUTE socket: the resolver thread and the admin
      * readiness probe (even for an IP literal). Changing routes would need
      * CAP_NET_ADMIN; TCP binds are Landlock's to refuse (ABI >= 4). */
-    a[0] = SCMP_A0(SCMP_CMP_EQ, AF_NETLINK);
-    a[1] = SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE);
+    a[0] = sc_arg(0, SCMP_CMP_EQ, AF_NETLINK, 0);
+    a[1] = sc_arg(2, SCMP_CMP_EQ, NETLINK_ROUTE, 0);
     if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), "socket", 2, a, err, errlen) != 0 ||
         sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bind), "bind", 0, a, err, errlen) != 0)
         goto out;
     /* W^X: PROT_WRITE and PROT_EXEC never together (two rules: either bit clear). */
-    a[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-    a[1] = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE, 0);
+    a[0] = sc_arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+    a[1] = sc_arg(2, SCMP_CMP_MASKED_EQ, PROT_WRITE, 0);
     if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), "mmap", 1, &a[0], err, errlen) != 0 ||
         sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), "mmap", 1, &a[1], err, errlen) != 0 ||
         sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), "mprotect", 1, &a[0], err, errlen) != 0 ||
         sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), "mprotect", 1, &a[1], err, errlen) != 0)
         goto out;
     /* Only the low 32 bits carry the int flags. */
-    a[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t)(uint32_t)~open_ok, 0);
+    a[0] = sc_arg(2, SCMP_CMP_MASKED_EQ, (scmp_datum_t)(uint32_t)~open_ok, 0);
     if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), "openat", 1, a, err, errlen) != 0)
         goto out;
-    a[0] = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+    a[0] = sc_arg(1, SCMP_CMP_EQ, FIONREAD, 0);
     if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), "ioctl", 1, a, err, errlen) != 0)
         goto out;
     for (i = 0; i < sizeof(fcntl_ops) / sizeof(fcntl_ops[0]); i++) {
-        a[0] = SCMP_A1(SCMP_CMP_EQ, fcntl_ops[i]);
+        a[0] = sc_arg(1, SCMP_CMP_EQ, fcntl_ops[i], 0);
         if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), "fcntl", 1, a, err, errlen) != 0)
             goto out;
     }
     /* Thread names: libmicrohttpd names the threads it starts ("MHD-single"). */
-    a[0] = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME);
+    a[0] = sc_arg(0, SCMP_CMP_EQ, PR_SET_NAME, 0);
     if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), "prctl", 1, a, err, errlen) != 0)
         goto out;
-    a[0] = SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME);
+    a[0] = sc_arg(0, SCMP_CMP_EQ, PR_GET_NAME, 0);
     if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), "prctl", 1, a, err, errlen) != 0)
         goto out;
     /* getrlimit() is prlimit64(0, res, NULL, &old) in glibc: reading only. */
-    a[0] = SCMP_A2(SCMP_CMP_EQ, 0);
+    a[0] = sc_arg(2, SCMP_CMP_EQ, 0, 0);
     if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), "prlimit64", 1, a, err, errlen) != 0)
         goto out;
     /* Threads only: a new process could escape nothing (no execve) but is not needed. */
-    a[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+    a[0] = sc_arg(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
     if (sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), "clone", 1, a, err, errlen) != 0)
         goto out;
     /* clone3 passes its flags in memory BPF cannot read: ENOSYS makes glibc use clone. */
@@ -271,7 +285,7 @@ int moat_sb_seccomp_apply(const struct moat_sandbox_cfg *cfg, struct moat_sandbo
     if (sc_allow_names(ctx, sc_sanitizer, sizeof(sc_sanitizer) / sizeof(sc_sanitizer[0]), err,
                        errlen) != 0 ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                         SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM)) != 0) {
+                         sc_arg(0, SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM)) != 0) {
         moat_set_err(err, errlen, "seccomp: cannot add the sanitizer's rules");
         goto out;
     }

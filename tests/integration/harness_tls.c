@@ -247,8 +247,12 @@ int harness_conn_open_tls(struct h_conn *c, int port, const struct h_tls_opts *o
     }
     SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     sni = o->sni != NULL ? o->sni : "localhost";
-    if (sni[0] != '\0')
-        SSL_set_tlsext_host_name(c->ssl, sni);
+    if (sni[0] != '\0') {
+        char name[256]; /* the macro takes a non-const pointer */
+
+        snprintf(name, sizeof(name), "%s", sni);
+        SSL_set_tlsext_host_name(c->ssl, name);
+    }
     for (;;) {
         int r = SSL_connect(c->ssl);
         int e;

@@ -156,8 +156,9 @@ static const char *const expect_present[] = {
     "moat_emergency_shutdown_attempts_total{result=\"denied\"} 2",
     "moat_emergency_shutdown_attempts_total{result=\"rate_limited\"} 1",
     "moat_emergency_shutdown_attempts_total{result=\"disabled\"} 0",
-    "moat_tls_certificate_expiry_timestamp_seconds{name=\"alt\"} 1800000000\n"
-    "moat_tls_certificate_expiry_timestamp_seconds{name=\"main\"} 1700000000",
+    /* two lines in this order (one string on purpose) */
+    ("moat_tls_certificate_expiry_timestamp_seconds{name=\"alt\"} 1800000000\n"
+     "moat_tls_certificate_expiry_timestamp_seconds{name=\"main\"} 1700000000"),
     "moat_build_info{version=\"0.1.0\",tls_library=\"GnuTLS 3.7.9\",mhd_version=\"0.9.75\"} 1",
     "moat_start_time_seconds 1700000000.25",
 };

@@ -226,8 +226,12 @@ static void handshake_sni(int max_version, const char *sni, struct seen *out)
     ssl = SSL_new(ctx);
     MUST(ssl != NULL);
     MUST(SSL_set_fd(ssl, fds[1]) == 1);
-    if (sni != NULL)
-        MUST(SSL_set_tlsext_host_name(ssl, sni) == 1);
+    if (sni != NULL) {
+        char name[256]; /* the macro takes a non-const pointer */
+
+        snprintf(name, sizeof(name), "%s", sni);
+        MUST(SSL_set_tlsext_host_name(ssl, name) == 1);
+    }
     if (SSL_connect(ssl) == 1) {
         peer = SSL_get1_peer_certificate(ssl);
         MUST(peer != NULL);
