@@ -396,20 +396,6 @@ static enum MHD_Result hr_access(void *cls, struct MHD_Connection *conn, const c
     return MHD_YES;
 }
 
-/* Builds the access-log path: without the query unless log.query. */
-static void hr_log_path(const struct moat_config *cfg, const char *target, char *out, size_t cap)
-{
-    size_t n = strlen(target);
-    const char *q = strchr(target, '?');
-
-    if (!cfg->log.log_query && q != NULL)
-        n = (size_t)(q - target);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, target, n);
-    out[n] = '\0';
-}
-
 static void hr_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -427,7 +413,7 @@ static void hr_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         moat_metrics_request(h->deps.metrics, MOAT_METRICS_HTTP, rq->method, rq->status, duration,
                              0, rq->bytes_out);
     if (h->cfg->log.access && rq->method[0] != '\0') {
-        hr_log_path(h->cfg, rq->target, path, sizeof(path));
+        moat_log_target(rq->target, h->cfg->log.log_query, path, sizeof(path));
         moat_logline_begin(&l, MOAT_LOG_INFO, "access");
         moat_logline_str(&l, "listener", "http");
         moat_logline_str(&l, "client", rq->client_ip[0] ? rq->client_ip : NULL);

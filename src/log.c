@@ -257,3 +257,18 @@ void moat_set_err(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
+
+void moat_log_target(const char *target, int with_query, char *out, size_t cap)
+{
+    size_t n = strlen(target);
+    const char *q = strchr(target, '?');
+
+    if (cap == 0)
+        return;
+    if (!with_query && q != NULL)
+        n = (size_t)(q - target);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, target, n);
+    out[n] = '\0';
+}

@@ -483,20 +483,6 @@ enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *u
     return MHD_YES;
 }
 
-/* Builds the path for the access log: without the query unless log.query. */
-static void log_path(const struct moat_config *cfg, const char *target, char *out, size_t cap)
-{
-    size_t n = strlen(target);
-    const char *q = strchr(target, '?');
-
-    if (!cfg->log.log_query && q != NULL)
-        n = (size_t)(q - target);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, target, n);
-    out[n] = '\0';
-}
-
 /* Records a finished request in the metrics: the request itself, and the
  * upstream exchange's duration (head received) or failure. */
 static void srv_record(struct moat_server *srv, const struct req_ctx *rc,
@@ -554,7 +540,7 @@ void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         srv_record_mhd_answer(srv, conn, duration);
     }
     if (srv->cfg->log.access && rc->state != REQ_NEW) {
-        log_path(srv->cfg, rc->target, path, sizeof(path));
+        moat_log_target(rc->target, srv->cfg->log.log_query, path, sizeof(path));
         moat_logline_begin(&l, MOAT_LOG_INFO, "access");
         moat_logline_str(&l, "listener", "https");
         moat_logline_str(&l, "client", rc->client_ip[0] ? rc->client_ip : NULL);

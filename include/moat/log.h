@@ -60,6 +60,10 @@ void moat_log_vdebug_line(const char *event, const char *fmt, va_list ap)
 void moat_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Copies a request target into out (cap bytes, NUL-terminated, truncated) for
+ * an access log: without its query unless with_query (log.query). Pure. */
+void moat_log_target(const char *target, int with_query, char *out, size_t cap);
+
 /* Writes the JSON-escaped form of s[0..len) into out (NUL-terminated, truncated
  * to cap). Returns the number of bytes written, without the NUL. Pure. */
 size_t moat_json_escape(char *out, size_t cap, const char *s, size_t len);

@@ -117,6 +117,29 @@ START_TEST(test_double_table)
 }
 END_TEST
 
+/* moat_log_target: the query goes unless asked for; always NUL-terminated. */
+static const struct {
+    const char *target;
+    int with_query;
+    size_t cap;
+    const char *want;
+} target_cases[] = {
+    {"/a/b?token=secret", 0, 64, "/a/b"}, {"/a/b?token=secret", 1, 64, "/a/b?token=secret"},
+    {"/plain", 0, 64, "/plain"},          {"?only", 0, 64, ""},
+    {"/long/path?x", 0, 5, "/lon"},       {"/long/path?x", 1, 1, ""},
+};
+
+START_TEST(test_target_table)
+{
+    char out[64];
+
+    memset(out, 'x', sizeof(out));
+    moat_log_target(target_cases[_i].target, target_cases[_i].with_query, out,
+                    target_cases[_i].cap);
+    ck_assert_str_eq(out, target_cases[_i].want);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("log");
@@ -126,6 +149,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_escape_table, 0, sizeof(esc_cases) / sizeof(esc_cases[0]));
     tcase_add_loop_test(tc, test_double_table, 0, sizeof(double_cases) / sizeof(double_cases[0]));
+    tcase_add_loop_test(tc, test_target_table, 0, sizeof(target_cases) / sizeof(target_cases[0]));
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
