@@ -134,7 +134,9 @@ END_TEST
  * cannot be raised. */
 static int child_lock_memory(int out, void *arg)
 {
+#ifndef __SANITIZE_ADDRESS__
     static unsigned char page[8192] __attribute__((aligned(4096)));
+#endif
     struct rlimit small = {65536, 65536}, cur;
     enum moat_memlock_mode m;
     char why[256];
