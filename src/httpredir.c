@@ -93,6 +93,8 @@ static const char *hr_body(int status)
         return "ok\n";
     case 400:
         return "Bad Request\n";
+    case 403:
+        return "Forbidden: the emergency shutdown is served over HTTPS only\n";
     case 405:
         return "Method Not Allowed\n";
     case 413:
@@ -292,6 +294,16 @@ static enum MHD_Result hr_relay(struct moat_httpredir *h, struct MHD_Connection 
 }
 
 /* First call for a request: validate, decide, answer (or start the relay). */
+/* True when the normalised path?query (len bytes) names shutdown.https_path. */
+static int hr_is_shutdown_path(const struct moat_config *cfg, const char *path, size_t len)
+{
+    const char *sp = cfg->shutdown.https_path;
+    const char *q = path != NULL ? memchr(path, '?', len) : NULL;
+    size_t n = q != NULL ? (size_t)(q - path) : len;
+
+    return sp[0] != '\0' && path != NULL && n == strlen(sp) && memcmp(path, sp, n) == 0;
+}
+
 static enum MHD_Result hr_begin(struct moat_httpredir *h, struct MHD_Connection *conn,
                                 struct hr_req *rq, const char *method, const char *version)
 {
@@ -342,6 +354,17 @@ static enum MHD_Result hr_begin(struct moat_httpredir *h, struct MHD_Connection 
     rq->reason = dec.reason;
     switch (dec.action) {
     case MOAT_REDIRECT_REDIRECT:
+        if (hr_is_shutdown_path(h->cfg, dec.path, dec.path_len)) {
+            /* Never redirect it: a client that follows would send the token
+             * again, and the operator would not learn it went out in clear. */
+            moat_log(MOAT_LOG_WARN, "shutdown_over_plain_http",
+                     "a request for the emergency shutdown path came over plain HTTP from %s: "
+                     "any token it carried crossed the network unencrypted; refused",
+                     rq->client_ip);
+            rq->reason = "shutdown_over_http";
+            moat_metrics_request_rejected(h->deps.metrics, rq->reason);
+            return hr_text(conn, rq, 403, NULL);
+        }
         moat_metrics_redirect(h->deps.metrics, dec.status);
         return hr_queue(conn, rq, dec.status, "", 0, NULL, dec.location, NULL);
     case MOAT_REDIRECT_REJECT:

@@ -757,6 +757,26 @@ START_TEST(test_https_path)
     ck_assert_ptr_nonnull(harness_resp_header(&r, "Strict-Transport-Security"));
     harness_resp_free(&r);
     ck_assert_msg(wait_status(&m, 200, 5000), "a wrong token engaged lockdown");
+    {
+        /* Over plain HTTP the path is refused, never redirected (a client following a
+         * redirect would send the token again), and the exposure is logged. */
+        struct h_conn c;
+
+        ck_assert_int_gt(m.http_port, 0);
+        ck_assert_int_eq(harness_conn_open_plain(&c, m.http_port), 0);
+        ck_assert_int_eq(harness_conn_send_str(&c, "POST /.well-known/moat/stop HTTP/1.1\r\n"
+                                                   "Host: localhost\r\nAuthorization: Bearer " TOKEN
+                                                   "\r\nContent-Length: 0\r\n\r\n"),
+                         0);
+        memset(&r, 0, sizeof(r));
+        ck_assert_int_eq(harness_read_response(&c, &r, NULL), 0);
+        ck_assert_int_eq(r.status, 403);
+        ck_assert_ptr_null(harness_resp_header(&r, "Location"));
+        harness_resp_free(&r);
+        harness_conn_close(&c);
+        ck_assert_msg(log_count(&m, "\"event\":\"shutdown_over_plain_http\"") == 1,
+                      "the plain-HTTP attempt was not logged");
+    }
     ck_assert_int_eq(harness_request(m.port,
                                      "POST /.well-known/moat/stop HTTP/1.1\r\nHost: localhost\r\n"
                                      "Authorization: Bearer " TOKEN "\r\nContent-Length: 0\r\n"
