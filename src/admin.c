@@ -360,22 +360,6 @@ static void adm_completed(void *cls, struct MHD_Connection *conn, void **req_cls
     *req_cls = NULL;
 }
 
-/* The client address as connlimit keys it (AF_UNSPEC for a Unix socket). */
-static int adm_sockaddr_ip(const struct sockaddr *sa, unsigned char addr[16])
-{
-    int family = AF_UNSPEC;
-
-    memset(addr, 0, 16);
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-        family = AF_INET;
-    } else if (sa != NULL && sa->sa_family == AF_INET6) {
-        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-        family = AF_INET6;
-    }
-    return family;
-}
-
 static enum MHD_Result adm_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct moat_admin *adm = cls;
@@ -384,7 +368,7 @@ static enum MHD_Result adm_accept_policy(void *cls, const struct sockaddr *addr,
     int family;
 
     (void)addrlen;
-    family = adm_sockaddr_ip(addr, ip);
+    family = moat_connlimit_addr_of(addr, ip);
     v = moat_connlimit_admit(adm->climit, family, ip);
     if (v == MOAT_CONNLIMIT_OK)
         return MHD_YES;
@@ -407,7 +391,7 @@ static void adm_notify(void *cls, struct MHD_Connection *conn, void **socket_con
         if (ac == NULL)
             return;
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        ac->family = adm_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, ac->addr);
+        ac->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, ac->addr);
         if (moat_connlimit_add(adm->climit, ac->family, ac->addr) != 0)
             moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);

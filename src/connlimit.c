@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -175,4 +176,19 @@ void moat_connlimit_free(struct moat_connlimit *cl)
     }
     pthread_mutex_destroy(&cl->lock);
     free(cl);
+}
+
+int moat_connlimit_addr_of(const struct sockaddr *sa, unsigned char addr[16])
+{
+    int family = AF_UNSPEC;
+
+    memset(addr, 0, 16);
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        family = AF_INET;
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        family = AF_INET6;
+    }
+    return family;
 }

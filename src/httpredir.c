@@ -483,22 +483,6 @@ static void *hr_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     return rq;
 }
 
-/* ------------------------------------------------------- connections */
-
-static int hr_sockaddr_ip(const struct sockaddr *sa, unsigned char addr[16])
-{
-    memset(addr, 0, 16);
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-        return AF_INET;
-    }
-    if (sa != NULL && sa->sa_family == AF_INET6) {
-        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-        return AF_INET6;
-    }
-    return AF_UNSPEC;
-}
-
 static enum MHD_Result hr_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct moat_httpredir *h = cls;
@@ -507,7 +491,7 @@ static enum MHD_Result hr_accept_policy(void *cls, const struct sockaddr *addr, 
     int family;
 
     (void)addrlen;
-    family = hr_sockaddr_ip(addr, ip);
+    family = moat_connlimit_addr_of(addr, ip);
     v = moat_connlimit_admit(h->climit, family, ip);
     if (v == MOAT_CONNLIMIT_OK)
         return MHD_YES;
@@ -530,7 +514,7 @@ static void hr_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
         if (hc == NULL)
             return;
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        hc->family = hr_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, hc->addr);
+        hc->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, hc->addr);
         if (moat_connlimit_add(h->climit, hc->family, hc->addr) != 0)
             moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);

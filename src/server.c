@@ -615,21 +615,6 @@ void moat_server_set_policy(struct moat_server *srv, const struct moat_secheader
     srv->cookies = cookies;
 }
 
-int srv_sockaddr_ip(const struct sockaddr *sa, unsigned char addr[16])
-{
-    int family = AF_UNSPEC;
-
-    memset(addr, 0, 16);
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-        family = AF_INET;
-    } else if (sa != NULL && sa->sa_family == AF_INET6) {
-        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-        family = AF_INET6;
-    }
-    return family;
-}
-
 enum MHD_Result srv_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct moat_server *srv = cls;
@@ -638,7 +623,7 @@ enum MHD_Result srv_accept_policy(void *cls, const struct sockaddr *addr, sockle
     enum moat_connlimit_verdict v;
 
     (void)addrlen;
-    family = srv_sockaddr_ip(addr, ip);
+    family = moat_connlimit_addr_of(addr, ip);
     v = moat_connlimit_admit(srv->climit, family, ip);
     if (v == MOAT_CONNLIMIT_OK)
         return MHD_YES;
@@ -667,7 +652,7 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
         cc->metrics = srv->metrics;
         srv_tls_watch(srv, conn, cc);
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        cc->family = srv_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, cc->addr);
+        cc->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, cc->addr);
         if (moat_connlimit_add(srv->climit, cc->family, cc->addr) != 0)
             moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);

@@ -157,8 +157,4 @@ enum MHD_Result srv_shutdown_answer(struct moat_server *srv, struct MHD_Connecti
                                     const struct moat_hdr *hdrs, size_t n_hdrs, int family,
                                     const unsigned char *addr);
 
-/* Extracts family and address bytes (4 or 16) from a socket address; returns
- * the family, AF_UNSPEC when it has no IP address. */
-int srv_sockaddr_ip(const struct sockaddr *sa, unsigned char addr[16]);
-
 #endif

@@ -10,6 +10,7 @@
 #define MOAT_CONNLIMIT_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct moat_connlimit; /* opaque */
 
@@ -22,6 +23,11 @@ enum moat_connlimit_verdict {
 /* Creates the table. max_total / max_per_ip of 0 mean unlimited. Returns NULL
  * on allocation failure. Caller frees with moat_connlimit_free(). */
 struct moat_connlimit *moat_connlimit_new(unsigned max_total, unsigned max_per_ip);
+
+/* The client key of a socket address: its address bytes into addr (4 for
+ * IPv4, 16 for IPv6, the rest zero). Returns AF_INET, AF_INET6, or AF_UNSPEC
+ * when sa is NULL or has no IP address (a Unix socket). Pure. */
+int moat_connlimit_addr_of(const struct sockaddr *sa, unsigned char addr[16]);
 
 /* Would a new connection from (family, addr) be admitted? addr is 4 bytes for
  * AF_INET, 16 for AF_INET6 (IPv4-mapped IPv6 counts as IPv4), ignored otherwise. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "moat/connlimit.h"
 
@@ -122,6 +123,35 @@ START_TEST(test_many_addresses)
 }
 END_TEST
 
+/* The client key of each kind of socket address. */
+START_TEST(test_addr_of)
+{
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    struct sockaddr_un un;
+    unsigned char addr[16];
+    const unsigned char want6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 0x07};
+
+    memset(&v4, 0, sizeof(v4));
+    v4.sin_family = AF_INET;
+    ck_assert_int_eq(inet_pton(AF_INET, "192.0.2.9", &v4.sin_addr), 1);
+    memset(addr, 0xff, sizeof(addr));
+    ck_assert_int_eq(moat_connlimit_addr_of((struct sockaddr *)&v4, addr), AF_INET);
+    ck_assert(addr[0] == 192 && addr[1] == 0 && addr[2] == 2 && addr[3] == 9 && addr[4] == 0 &&
+              addr[15] == 0);
+    memset(&v6, 0, sizeof(v6));
+    v6.sin6_family = AF_INET6;
+    ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::7", &v6.sin6_addr), 1);
+    ck_assert_int_eq(moat_connlimit_addr_of((struct sockaddr *)&v6, addr), AF_INET6);
+    ck_assert(memcmp(addr, want6, 16) == 0);
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    ck_assert_int_eq(moat_connlimit_addr_of((struct sockaddr *)&un, addr), AF_UNSPEC);
+    ck_assert_int_eq(moat_connlimit_addr_of(NULL, addr), AF_UNSPEC);
+    ck_assert(addr[0] == 0 && addr[15] == 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("connlimit");
@@ -131,6 +161,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_scripts, 0, sizeof(scripts) / sizeof(scripts[0]));
     tcase_add_test(tc, test_many_addresses);
+    tcase_add_test(tc, test_addr_of);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
