@@ -23,6 +23,7 @@
 
 #include "admin_int.h"
 #include "moat/connlimit.h"
+#include "moat/conntrack.h"
 #include "moat/log.h"
 #include "moat/procstat.h"
 #include "moat/shutdown.h"
@@ -53,21 +54,14 @@ struct moat_admin {
     atomic_int lockdown;         /* /readyz answers 503 "lockdown" */
     char tls_library[64];        /* "GnuTLS 3.7.9", for moat_build_info */
     struct moat_connlimit *climit; /* admission: ADM_MAX_CONNS, ADM_MAX_PER_IP (owned) */
-    pthread_mutex_t conn_lock;     /* guards conns and their deadlines */
-    struct adm_conn *conns;        /* open connections */
+    struct moat_conntrack conns;   /* open connections and their request deadlines */
 };
 
 /* One admin connection (libmicrohttpd socket context). A request must be
  * whole (head and any body) by deadline_ms, so that dripping clients cannot
  * hold the listener (each byte restarts libmicrohttpd's idle timeout). */
 struct adm_conn {
-    struct adm_conn *prev, *next; /* the listener's list (conn_lock) */
-    int fd;                       /* the client socket (owned by libmicrohttpd) */
-    struct sockaddr_storage peer; /* peer address, re-checked before a shutdown */
-    socklen_t peer_len;           /* bytes in peer, 0 = unknown */
-    int family;                   /* for connlimit */
-    unsigned char addr[16];       /* for connlimit */
-    uint64_t deadline_ms;         /* cut when still reading a request then; 0 = answering */
+    struct moat_ct_conn ct; /* client key, socket and request deadline (0 = answering) */
 };
 
 /* One admin request (libmicrohttpd request context). */
@@ -273,9 +267,7 @@ static void adm_conn_deadline(struct moat_admin *adm, struct MHD_Connection *con
 
     if (ac == NULL)
         return;
-    pthread_mutex_lock(&adm->conn_lock);
-    ac->deadline_ms = when;
-    pthread_mutex_unlock(&adm->conn_lock);
+    moat_conntrack_set_deadline(&adm->conns, &ac->ct, when);
 }
 
 /* Answers the request: no deadline while the answer is written. */
@@ -382,7 +374,6 @@ static void adm_notify(void *cls, struct MHD_Connection *conn, void **socket_con
 {
     struct moat_admin *adm = cls;
     struct adm_conn *ac = *socket_context;
-    const union MHD_ConnectionInfo *ci;
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         moat_metrics_conn_open(adm->deps.metrics, MOAT_METRICS_ADMIN);
@@ -390,65 +381,34 @@ static void adm_notify(void *cls, struct MHD_Connection *conn, void **socket_con
         *socket_context = ac;
         if (ac == NULL)
             return;
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        ac->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, ac->addr);
-        if (moat_connlimit_add(adm->climit, ac->family, ac->addr) != 0)
-            moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        ac->fd = ci != NULL ? ci->connect_fd : -1;
-        ac->peer_len = sizeof(ac->peer);
-        if (ac->fd < 0 || getpeername(ac->fd, (struct sockaddr *)&ac->peer, &ac->peer_len) != 0)
-            ac->peer_len = 0;
         /* The TLS handshake (admin.tls) and the first request, head and body. */
-        ac->deadline_ms = moat_now_ms() + adm->deps.cfg->limits.header_timeout_ms;
-        pthread_mutex_lock(&adm->conn_lock);
-        ac->next = adm->conns;
-        if (adm->conns != NULL)
-            adm->conns->prev = ac;
-        adm->conns = ac;
-        pthread_mutex_unlock(&adm->conn_lock);
+        moat_conntrack_add(&adm->conns, &ac->ct, conn,
+                           moat_now_ms() + adm->deps.cfg->limits.header_timeout_ms);
+        if (moat_connlimit_add(adm->climit, ac->ct.family, ac->ct.addr) != 0)
+            moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
         return;
     }
     moat_metrics_conn_close(adm->deps.metrics, MOAT_METRICS_ADMIN);
     if (ac == NULL)
         return;
-    pthread_mutex_lock(&adm->conn_lock);
-    if (ac->prev != NULL)
-        ac->prev->next = ac->next;
-    else
-        adm->conns = ac->next;
-    if (ac->next != NULL)
-        ac->next->prev = ac->prev;
-    pthread_mutex_unlock(&adm->conn_lock);
-    moat_connlimit_remove(adm->climit, ac->family, ac->addr);
+    moat_conntrack_remove(&adm->conns, &ac->ct);
+    moat_connlimit_remove(adm->climit, ac->ct.family, ac->ct.addr);
     free(ac);
     *socket_context = NULL;
 }
 
+/* A connection cut for its late request (counted before its socket goes). */
+static void adm_late_cut(void *arg)
+{
+    struct moat_admin *adm = arg;
+
+    moat_metrics_conn_rejected(adm->deps.metrics, "head_timeout");
+}
+
 void moat_admin_tick(struct moat_admin *adm)
 {
-    struct adm_conn *ac;
-    struct sockaddr_storage now_peer;
-    socklen_t len;
-    uint64_t now = moat_now_ms();
-
-    if (adm == NULL)
-        return;
-    pthread_mutex_lock(&adm->conn_lock);
-    for (ac = adm->conns; ac != NULL; ac = ac->next) {
-        if (ac->deadline_ms == 0 || now < ac->deadline_ms || ac->fd < 0)
-            continue;
-        ac->deadline_ms = 0;
-        /* libmicrohttpd closes the fd only after the CLOSED notification,
-         * which needs conn_lock; check the peer anyway before cutting. */
-        len = sizeof(now_peer);
-        if (ac->peer_len == 0 || getpeername(ac->fd, (struct sockaddr *)&now_peer, &len) != 0 ||
-            len != ac->peer_len || memcmp(&now_peer, &ac->peer, len) != 0)
-            continue;
-        moat_metrics_conn_rejected(adm->deps.metrics, "head_timeout");
-        shutdown(ac->fd, SHUT_RDWR);
-    }
-    pthread_mutex_unlock(&adm->conn_lock);
+    if (adm != NULL)
+        (void)moat_conntrack_sweep(&adm->conns, moat_now_ms(), adm_late_cut, adm);
 }
 
 /* ------------------------------------------------------- socket */
@@ -558,7 +518,7 @@ struct moat_admin *moat_admin_new(const struct moat_admin_deps *deps, char *err,
     }
     adm->deps = *deps;
     adm->fd = -1;
-    pthread_mutex_init(&adm->conn_lock, NULL);
+    moat_conntrack_init(&adm->conns);
     adm->climit = moat_connlimit_new(ADM_MAX_CONNS, ADM_MAX_PER_IP);
     if (adm->climit == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -646,6 +606,6 @@ void moat_admin_free(struct moat_admin *adm)
     if (adm->probe_ready)
         adm_probe_destroy(&adm->probe);
     moat_connlimit_free(adm->climit);
-    pthread_mutex_destroy(&adm->conn_lock);
+    moat_conntrack_destroy(&adm->conns);
     free(adm);
 }

@@ -15,6 +15,7 @@
 
 #include "httpredir_int.h"
 #include "moat/connlimit.h"
+#include "moat/conntrack.h"
 #include "moat/log.h"
 #include "moat/reqcheck.h"
 #include "moat/server.h"
@@ -23,13 +24,7 @@
 
 /* One client connection (MHD socket context). */
 struct hr_conn {
-    struct hr_conn *prev, *next;  /* the listener's list (conn_lock) */
-    int fd;                       /* the client socket (owned by MHD) */
-    struct sockaddr_storage peer; /* peer address, re-checked before a shutdown */
-    socklen_t peer_len;           /* bytes in peer, 0 = unknown */
-    int family;                   /* for connlimit */
-    unsigned char addr[16];       /* for connlimit */
-    uint64_t head_deadline_ms;    /* the head must be complete by then, 0 = done */
+    struct moat_ct_conn ct; /* client key, socket and head deadline (h->conns) */
 };
 
 enum hr_state {
@@ -67,8 +62,7 @@ struct moat_httpredir {
     struct moat_httpredir_policy *pol;   /* current policy (owned) */
     struct moat_httpredir_policy *spare; /* scratch for set_names (owned) */
     int have_policy;                     /* set_names succeeded once */
-    pthread_mutex_t conn_lock;           /* guards conns */
-    struct hr_conn *conns;               /* open connections */
+    struct moat_conntrack conns;         /* open connections and their head deadlines */
     struct hr_fwd fwd;                   /* the forwarder */
     int fwd_ready;                       /* fwd initialised */
     int quiesced;                        /* no longer accepting */
@@ -404,9 +398,7 @@ static enum MHD_Result hr_access(void *cls, struct MHD_Connection *conn, const c
     case HR_NEW:
         hc = hr_conn_of(conn);
         if (hc != NULL) {
-            pthread_mutex_lock(&h->conn_lock);
-            hc->head_deadline_ms = 0;
-            pthread_mutex_unlock(&h->conn_lock);
+            moat_conntrack_set_deadline(&h->conns, &hc->ct, 0);
         }
         snprintf(rq->method, sizeof(rq->method), "%s", method);
         return hr_begin(h, conn, rq, method, version);
@@ -505,7 +497,6 @@ static void hr_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
 {
     struct moat_httpredir *h = cls;
     struct hr_conn *hc = *socket_context;
-    const union MHD_ConnectionInfo *ci;
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         moat_metrics_conn_open(h->deps.metrics, MOAT_METRICS_HTTP);
@@ -513,64 +504,33 @@ static void hr_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
         *socket_context = hc;
         if (hc == NULL)
             return;
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        hc->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, hc->addr);
-        if (moat_connlimit_add(h->climit, hc->family, hc->addr) != 0)
+        moat_conntrack_add(&h->conns, &hc->ct, conn,
+                           moat_now_ms() + h->cfg->limits.header_timeout_ms);
+        if (moat_connlimit_add(h->climit, hc->ct.family, hc->ct.addr) != 0)
             moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        hc->fd = ci != NULL ? ci->connect_fd : -1;
-        hc->peer_len = sizeof(hc->peer);
-        if (hc->fd < 0 || getpeername(hc->fd, (struct sockaddr *)&hc->peer, &hc->peer_len) != 0)
-            hc->peer_len = 0;
-        hc->head_deadline_ms = moat_now_ms() + h->cfg->limits.header_timeout_ms;
-        pthread_mutex_lock(&h->conn_lock);
-        hc->next = h->conns;
-        if (h->conns != NULL)
-            h->conns->prev = hc;
-        h->conns = hc;
-        pthread_mutex_unlock(&h->conn_lock);
         return;
     }
     moat_metrics_conn_close(h->deps.metrics, MOAT_METRICS_HTTP);
     if (hc == NULL)
         return;
-    pthread_mutex_lock(&h->conn_lock);
-    if (hc->prev != NULL)
-        hc->prev->next = hc->next;
-    else
-        h->conns = hc->next;
-    if (hc->next != NULL)
-        hc->next->prev = hc->prev;
-    pthread_mutex_unlock(&h->conn_lock);
-    moat_connlimit_remove(h->climit, hc->family, hc->addr);
+    moat_conntrack_remove(&h->conns, &hc->ct);
+    moat_connlimit_remove(h->climit, hc->ct.family, hc->ct.addr);
     free(hc);
     *socket_context = NULL;
 }
 
+/* A connection cut for its late head (counted before its socket goes). */
+static void hr_head_cut(void *arg)
+{
+    struct moat_httpredir *h = arg;
+
+    moat_metrics_conn_rejected(h->deps.metrics, "head_timeout");
+}
+
 void moat_httpredir_tick(struct moat_httpredir *h)
 {
-    struct hr_conn *hc;
-    struct sockaddr_storage now_peer;
-    socklen_t len;
-    uint64_t now = moat_now_ms();
-
-    if (h == NULL)
-        return;
-    pthread_mutex_lock(&h->conn_lock);
-    for (hc = h->conns; hc != NULL; hc = hc->next) {
-        if (hc->head_deadline_ms == 0 || now < hc->head_deadline_ms || hc->fd < 0)
-            continue;
-        hc->head_deadline_ms = 0;
-        /* MHD closes the fd only after the CLOSED notification, which needs
-         * conn_lock; check the peer anyway before cutting. */
-        len = sizeof(now_peer);
-        if (hc->peer_len == 0 || getpeername(hc->fd, (struct sockaddr *)&now_peer, &len) != 0 ||
-            len != hc->peer_len || memcmp(&now_peer, &hc->peer, len) != 0)
-            continue;
-        moat_metrics_conn_rejected(h->deps.metrics, "head_timeout");
-        shutdown(hc->fd, SHUT_RDWR);
-    }
-    pthread_mutex_unlock(&h->conn_lock);
+    if (h != NULL)
+        (void)moat_conntrack_sweep(&h->conns, moat_now_ms(), hr_head_cut, h);
 }
 
 /* ------------------------------------------------------- lifecycle */
@@ -595,7 +555,7 @@ struct moat_httpredir *moat_httpredir_new(const struct moat_httpredir_deps *deps
     h->cfg = cfg;
     h->fd = -1;
     pthread_rwlock_init(&h->pol_lock, NULL);
-    pthread_mutex_init(&h->conn_lock, NULL);
+    moat_conntrack_init(&h->conns);
     h->lim.max_headers = cfg->limits.max_headers;
     h->lim.max_header_bytes = cfg->limits.max_header_bytes;
     h->lim.max_uri_bytes = cfg->limits.max_uri_bytes;
@@ -715,7 +675,7 @@ void moat_httpredir_free(struct moat_httpredir *h)
     free(h->hdrs);
     free(h->pol);
     free(h->spare);
-    pthread_mutex_destroy(&h->conn_lock);
+    moat_conntrack_destroy(&h->conns);
     pthread_rwlock_destroy(&h->pol_lock);
     free(h);
 }

@@ -29,32 +29,20 @@ static void srv_mhd_log(void *cls, const char *fmt, va_list ap)
     moat_log_vdebug_line("mhd", fmt, ap);
 }
 
+/* A connection cut for its late head: counted before the socket goes, so a
+ * scrape that sees the connection gone sees the count. */
+static void srv_head_cut(void *arg)
+{
+    struct moat_server *srv = arg;
+
+    moat_metrics_conn_rejected(srv->metrics, "head_timeout");
+    moat_log(MOAT_LOG_INFO, "request_head_timeout",
+             "closed a connection that did not send a complete request head in time");
+}
+
 void moat_server_tick(struct moat_server *srv)
 {
-    struct conn_ctx *cc;
-    struct sockaddr_storage now_peer;
-    socklen_t len;
-    uint64_t now = moat_now_ms();
-
-    pthread_mutex_lock(&srv->conn_lock);
-    for (cc = srv->conns; cc != NULL; cc = cc->next) {
-        if (cc->head_deadline_ms == 0 || now < cc->head_deadline_ms || cc->fd < 0)
-            continue;
-        cc->head_deadline_ms = 0;
-        /* MHD closes the socket only after the CLOSED notification, which
-         * needs conn_lock: the fd is still this connection's. Check the peer
-         * anyway before cutting it. */
-        len = sizeof(now_peer);
-        if (cc->peer_len == 0 || getpeername(cc->fd, (struct sockaddr *)&now_peer, &len) != 0 ||
-            len != cc->peer_len || memcmp(&now_peer, &cc->peer, len) != 0)
-            continue;
-        /* Counted first: a scrape that sees the connection gone sees the count. */
-        moat_metrics_conn_rejected(srv->metrics, "head_timeout");
-        shutdown(cc->fd, SHUT_RDWR);
-        moat_log(MOAT_LOG_INFO, "request_head_timeout",
-                 "closed a connection that did not send a complete request head in time");
-    }
-    pthread_mutex_unlock(&srv->conn_lock);
+    (void)moat_conntrack_sweep(&srv->conns, moat_now_ms(), srv_head_cut, srv);
 }
 
 /* ------------------------------------------------------- worker threads */
@@ -242,7 +230,7 @@ struct moat_server *moat_server_new(const struct moat_config *cfg, struct moat_u
     srv->lim.max_header_bytes = cfg->limits.max_header_bytes;
     srv->lim.max_uri_bytes = cfg->limits.max_uri_bytes;
     srv->lim.max_body_bytes = cfg->limits.max_body_bytes;
-    pthread_mutex_init(&srv->conn_lock, NULL);
+    moat_conntrack_init(&srv->conns);
     randombytes_buf(srv->rid_key, sizeof(srv->rid_key));
     srv->n_workers = cfg->server.workers;
     if (srv->n_workers == 0) {
@@ -406,7 +394,7 @@ void moat_server_free(struct moat_server *srv)
     if (srv->listen_fd >= 0)
         close(srv->listen_fd);
     moat_connlimit_free(srv->climit);
-    pthread_mutex_destroy(&srv->conn_lock);
+    moat_conntrack_destroy(&srv->conns);
     sodium_memzero(srv->rid_key, sizeof(srv->rid_key));
     free(srv);
 }

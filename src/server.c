@@ -443,9 +443,7 @@ enum MHD_Result srv_access(void *cls, struct MHD_Connection *conn, const char *u
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         cc = ci != NULL ? ci->socket_context : NULL;
         if (cc != NULL) {
-            pthread_mutex_lock(&srv->conn_lock);
-            cc->head_deadline_ms = 0; /* the head is complete */
-            pthread_mutex_unlock(&srv->conn_lock);
+            moat_conntrack_set_deadline(&srv->conns, &cc->ct, 0); /* the head is complete */
             if (!cc->tls_counted)
                 srv_tls_seen(conn, cc);
         }
@@ -567,13 +565,10 @@ void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         moat_exchange_release(rc->ex);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     cc = ci != NULL ? ci->socket_context : NULL;
-    if (cc != NULL) {
-        pthread_mutex_lock(&srv->conn_lock);
-        /* Idle allowance, then the next head must arrive within header_timeout. */
-        cc->head_deadline_ms = moat_now_ms() + srv->cfg->limits.client_idle_timeout_ms +
-                               srv->cfg->limits.header_timeout_ms;
-        pthread_mutex_unlock(&srv->conn_lock);
-    }
+    if (cc != NULL) /* idle allowance, then the next head must arrive within header_timeout */
+        moat_conntrack_set_deadline(&srv->conns, &cc->ct,
+                                    moat_now_ms() + srv->cfg->limits.client_idle_timeout_ms +
+                                        srv->cfg->limits.header_timeout_ms);
     free(rc->target);
     free(rc);
     *req_cls = NULL;
@@ -598,13 +593,8 @@ void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     }
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     cc = ci != NULL ? ci->socket_context : NULL;
-    if (cc != NULL) {
-        pthread_mutex_lock(&srv->conn_lock);
-        if (cc->head_deadline_ms == 0 ||
-            cc->head_deadline_ms > now + srv->cfg->limits.header_timeout_ms)
-            cc->head_deadline_ms = now + srv->cfg->limits.header_timeout_ms;
-        pthread_mutex_unlock(&srv->conn_lock);
-    }
+    if (cc != NULL)
+        moat_conntrack_cap_deadline(&srv->conns, &cc->ct, now + srv->cfg->limits.header_timeout_ms);
     return rc;
 }
 
@@ -640,7 +630,6 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
 {
     struct moat_server *srv = cls;
     struct conn_ctx *cc = *socket_context;
-    const union MHD_ConnectionInfo *ci;
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         cc = calloc(1, sizeof(*cc));
@@ -651,22 +640,10 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
             return;
         cc->metrics = srv->metrics;
         srv_tls_watch(srv, conn, cc);
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        cc->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, cc->addr);
-        if (moat_connlimit_add(srv->climit, cc->family, cc->addr) != 0)
+        moat_conntrack_add(&srv->conns, &cc->ct, conn,
+                           moat_now_ms() + srv->cfg->limits.header_timeout_ms);
+        if (moat_connlimit_add(srv->climit, cc->ct.family, cc->ct.addr) != 0)
             moat_log(MOAT_LOG_WARN, "connlimit_degraded", "out of memory counting a client");
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        cc->fd = ci != NULL ? ci->connect_fd : -1;
-        cc->peer_len = sizeof(cc->peer);
-        if (cc->fd < 0 || getpeername(cc->fd, (struct sockaddr *)&cc->peer, &cc->peer_len) != 0)
-            cc->peer_len = 0;
-        cc->head_deadline_ms = moat_now_ms() + srv->cfg->limits.header_timeout_ms;
-        pthread_mutex_lock(&srv->conn_lock);
-        cc->next = srv->conns;
-        if (srv->conns != NULL)
-            srv->conns->prev = cc;
-        srv->conns = cc;
-        pthread_mutex_unlock(&srv->conn_lock);
         return;
     }
     /* The TLS session is gone by now (libmicrohttpd frees it before this
@@ -678,15 +655,8 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
     moat_metrics_conn_close(srv->metrics, MOAT_METRICS_HTTPS);
     if (cc == NULL)
         return;
-    pthread_mutex_lock(&srv->conn_lock);
-    if (cc->prev != NULL)
-        cc->prev->next = cc->next;
-    else
-        srv->conns = cc->next;
-    if (cc->next != NULL)
-        cc->next->prev = cc->prev;
-    pthread_mutex_unlock(&srv->conn_lock);
-    moat_connlimit_remove(srv->climit, cc->family, cc->addr);
+    moat_conntrack_remove(&srv->conns, &cc->ct);
+    moat_connlimit_remove(srv->climit, cc->ct.family, cc->ct.addr);
     free(cc->client_dn);
     free(cc);
     *socket_context = NULL;

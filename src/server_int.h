@@ -14,6 +14,7 @@
 
 #include "moat/config.h"
 #include "moat/connlimit.h"
+#include "moat/conntrack.h"
 #include "moat/cookie.h"
 #include "moat/fwd.h"
 #include "moat/metrics.h"
@@ -27,13 +28,7 @@
 
 /* One client connection (MHD socket context). */
 struct conn_ctx {
-    struct conn_ctx *prev, *next; /* server's connection list (conn_lock) */
-    int fd;                       /* the client socket (owned by MHD) */
-    struct sockaddr_storage peer; /* peer address, to re-check before shutdown */
-    socklen_t peer_len;           /* bytes in peer */
-    int family;                   /* AF_INET / AF_INET6 / other, for connlimit */
-    unsigned char addr[16];       /* client address bytes, for connlimit */
-    uint64_t head_deadline_ms;    /* request head must be complete by then, 0 = none */
+    struct moat_ct_conn ct;       /* client key, socket and head deadline (srv->conns) */
     struct moat_metrics *metrics; /* the server's registry (borrowed), for the TLS hook */
     int tls_counted;              /* the handshake was counted (worker thread only) */
     int client_auth;              /* enum moat_tls_client_auth for this connection */
@@ -96,8 +91,7 @@ struct moat_server {
     atomic_int stopping;             /* workers must leave their loops */
     atomic_uint n_conns;             /* open client connections */
     atomic_uint n_reqs;              /* requests in progress */
-    pthread_mutex_t conn_lock;       /* guards the connection list */
-    struct conn_ctx *conns;          /* open connections */
+    struct moat_conntrack conns;     /* open connections and their head deadlines */
     unsigned char rid_key[crypto_stream_chacha20_KEYBYTES]; /* request-id key (random) */
     atomic_uint_fast64_t rid_counter;                       /* request ids and nonces issued */
     const struct moat_secheaders *sech;       /* header policy (borrowed), NULL = none */

@@ -1,0 +1,102 @@
+/* conntrack.c - a listener's open connections and their head deadlines (see conntrack.h). */
+#include "moat/conntrack.h"
+
+#include <string.h>
+#include <sys/socket.h>
+
+#include "moat/connlimit.h"
+
+void moat_conntrack_init(struct moat_conntrack *ct)
+{
+    pthread_mutex_init(&ct->lock, NULL);
+    ct->head = NULL;
+}
+
+void moat_conntrack_destroy(struct moat_conntrack *ct)
+{
+    pthread_mutex_destroy(&ct->lock);
+}
+
+void moat_conntrack_add(struct moat_conntrack *ct, struct moat_ct_conn *c,
+                        struct MHD_Connection *conn, uint64_t deadline_ms)
+{
+    const union MHD_ConnectionInfo *ci;
+
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    c->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, c->addr);
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c->fd = ci != NULL ? ci->connect_fd : -1;
+    c->peer_len = sizeof(c->peer);
+    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0)
+        c->peer_len = 0;
+    c->prev = NULL;
+    pthread_mutex_lock(&ct->lock);
+    c->deadline_ms = deadline_ms;
+    c->next = ct->head;
+    if (ct->head != NULL)
+        ct->head->prev = c;
+    ct->head = c;
+    pthread_mutex_unlock(&ct->lock);
+}
+
+void moat_conntrack_remove(struct moat_conntrack *ct, struct moat_ct_conn *c)
+{
+    pthread_mutex_lock(&ct->lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        ct->head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    pthread_mutex_unlock(&ct->lock);
+}
+
+void moat_conntrack_set_deadline(struct moat_conntrack *ct, struct moat_ct_conn *c,
+                                 uint64_t deadline_ms)
+{
+    pthread_mutex_lock(&ct->lock);
+    c->deadline_ms = deadline_ms;
+    pthread_mutex_unlock(&ct->lock);
+}
+
+void moat_conntrack_cap_deadline(struct moat_conntrack *ct, struct moat_ct_conn *c,
+                                 uint64_t deadline_ms)
+{
+    pthread_mutex_lock(&ct->lock);
+    if (c->deadline_ms == 0 || c->deadline_ms > deadline_ms)
+        c->deadline_ms = deadline_ms;
+    pthread_mutex_unlock(&ct->lock);
+}
+
+/* True when fd's peer is still the one recorded in c. */
+static int same_peer(const struct moat_ct_conn *c)
+{
+    struct sockaddr_storage now;
+    socklen_t len = sizeof(now);
+
+    return c->peer_len != 0 && getpeername(c->fd, (struct sockaddr *)&now, &len) == 0 &&
+           len == c->peer_len && memcmp(&now, &c->peer, len) == 0;
+}
+
+unsigned moat_conntrack_sweep(struct moat_conntrack *ct, uint64_t now_ms, moat_ct_cut_fn on_cut,
+                              void *arg)
+{
+    struct moat_ct_conn *c;
+    unsigned cut = 0;
+
+    pthread_mutex_lock(&ct->lock);
+    for (c = ct->head; c != NULL; c = c->next) {
+        if (c->deadline_ms == 0 || now_ms < c->deadline_ms || c->fd < 0)
+            continue;
+        c->deadline_ms = 0;
+        if (!same_peer(c))
+            continue;
+        if (on_cut != NULL)
+            on_cut(arg);
+        shutdown(c->fd, SHUT_RDWR);
+        cut++;
+    }
+    pthread_mutex_unlock(&ct->lock);
+    return cut;
+}
