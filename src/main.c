@@ -210,15 +210,19 @@ static int tls_pairs(struct moat_runtime *rt, int *created)
     int rc = -1;
 
     if (rt->cfg.tls.dev && rt->cfg.tls.cert_file[0] == '\0') {
-        state_dir(&rt->cfg, dir, sizeof(dir));
-        snprintf(rt->dev_dir, sizeof(rt->dev_dir), "%s", dir);
-        if (rt->cfg.server.state_dir[0] == '\0' && mkdir_parents(dir) != 0) {
-            moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "cannot create the parents of %s: %s", dir,
-                     strerror(errno));
-            goto out;
+        /* Chosen once: after the privilege drop a reload must find the same
+         * directory, not the dropped user's own. */
+        if (rt->dev_dir[0] == '\0') {
+            state_dir(&rt->cfg, dir, sizeof(dir));
+            if (rt->cfg.server.state_dir[0] == '\0' && mkdir_parents(dir) != 0) {
+                moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "cannot create the parents of %s: %s",
+                         dir, strerror(errno));
+                goto out;
+            }
+            snprintf(rt->dev_dir, sizeof(rt->dev_dir), "%s", dir);
         }
-        if (moat_cert_dev_ensure(dir, rt->cert_path, rt->key_path, sizeof(rt->cert_path), created,
-                                 err, sizeof(err)) != 0) {
+        if (moat_cert_dev_ensure(rt->dev_dir, rt->cert_path, rt->key_path, sizeof(rt->cert_path),
+                                 created, err, sizeof(err)) != 0) {
             moat_log(MOAT_LOG_ERROR, "dev_cert_failed", "%s", err);
             goto out;
         }
@@ -446,21 +450,32 @@ static void tls_tick(struct moat_runtime *rt)
     }
 }
 
-/* Sets up what the TLS listener needs beyond the certificates: the file
- * watch, the ticket key, the client CA. Returns 0 or -1 (logged). */
+/* Records the served files' states for the change watch. Called once moat is
+ * set up (after the privilege drop, whose chown of a --dev pair changes the
+ * files' ctime: a state taken before it would read as a change). Returns 0 or
+ * -1 (logged). */
+static int tls_watch_start(struct moat_runtime *rt)
+{
+    int rc = 0;
+
+    if (rt->cfg.tls.watch_interval_ms > 0) {
+        if (moat_tlswatch_init(&rt->watch, rt->pairs, rt->n_pairs) != 0) {
+            moat_log(MOAT_LOG_ERROR, "startup_failed", "too many certificate files to watch");
+            rc = -1;
+        }
+        rt->next_watch_ms = moat_now_ms() + rt->cfg.tls.watch_interval_ms;
+    }
+    return rc;
+}
+
+/* Sets up what the TLS listener needs beyond the certificates: the ticket key
+ * and the client CA. Returns 0 or -1 (logged). */
 static int tls_session_prepare(struct moat_runtime *rt)
 {
     struct moat_server_tls t;
     int rc = -1;
 
     memset(&t, 0, sizeof(t));
-    if (rt->cfg.tls.watch_interval_ms > 0) {
-        if (moat_tlswatch_init(&rt->watch, rt->pairs, rt->n_pairs) != 0) {
-            moat_log(MOAT_LOG_ERROR, "startup_failed", "too many certificate files to watch");
-            goto out;
-        }
-        rt->next_watch_ms = moat_now_ms() + rt->cfg.tls.watch_interval_ms;
-    }
     rt->next_expiry_ms = moat_now_ms() + EXPIRY_CHECK_MS;
     if (rt->cfg.tls.session_tickets) {
         rt->tickets = moat_tlsticket_new((rt->cfg.tls.ticket_rotation_ms + 999) / 1000);
@@ -1081,7 +1096,8 @@ int main(int argc, char **argv)
     moat_server_set_shutdown(rt.srv, rt.sd, rt.cfg.shutdown.https_path);
     /* Everything is bound and loaded: narrow the process, start the app (not
      * sandboxed by moat's filters), sandbox moat, then start threads. */
-    if (privs_drop(&rt) != 0 || child_start(&rt) != 0 || sandbox_apply(&rt) != 0)
+    if (privs_drop(&rt) != 0 || child_start(&rt) != 0 || sandbox_apply(&rt) != 0 ||
+        tls_watch_start(&rt) != 0)
         goto out;
     if (moat_upstream_start(rt.up, err, sizeof(err)) != 0 ||
         moat_server_start(rt.srv, err, sizeof(err)) != 0 ||

@@ -341,11 +341,12 @@ START_TEST(test_dev_as_root_default_state)
     static const char *const args[] = {"--dev", NULL};
     char home[H_PATH];
     char env_home[H_PATH + 8];
-    const char *env[] = {NULL, "XDG_STATE_HOME=", NULL};
+    const char *env[] = {NULL, "XDG_STATE_HOME=", "MOAT_TLS_WATCH_INTERVAL=1s", NULL};
     struct h_moat_opts o = {0};
     struct h_moat m;
     struct h_conn c;
     char served[65];
+    char *log;
 
     if (geteuid() != 0) {
         harness_log("not root: the automatic state directory is the user's own; skipped");
@@ -364,8 +365,23 @@ START_TEST(test_dev_as_root_default_state)
     ck_assert_msg(harness_conn_open(&c, m.port) == 0, "TLS to the dev cert: %s", c.error);
     ck_assert_int_eq(harness_conn_peer_sha256(&c, served), 0);
     harness_conn_close(&c);
+    /* Handing the pair to the dropped user (chown) is no file change: no reload. */
+    harness_sleep_ms(2600);
+    log = harness_moat_log(&m);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "\"event\":\"tls_reloaded\"") == NULL,
+                  "a reload without any change of the files");
+    free(log);
     ck_assert_int_eq(kill(m.pid, SIGHUP), 0);
-    harness_sleep_ms(300);
+    /* The reload finds the pair where it was made, not in the dropped user's home. */
+    ck_assert_msg(harness_file_wait(m.log, "\"event\":\"tls_reloaded\"", 1, 5000),
+                  "SIGHUP did not reload the development certificate");
+    log = harness_moat_log(&m);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "tls_reload_failed") == NULL &&
+                      strstr(log, "dev_cert_failed") == NULL,
+                  "the reload failed");
+    free(log);
     ck_assert_msg(harness_conn_open(&c, m.port) == 0, "after SIGHUP: %s", c.error);
     harness_conn_close(&c);
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
