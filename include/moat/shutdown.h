@@ -79,8 +79,8 @@ struct moat_sd_target {
 };
 
 /* Parses "child", "none", "pidfile:/abs/path" (absolute, no "..", no control
- * characters, not ending in "/" or "/.") or "process:NAME" (1..255 bytes of [A-Za-z0-9._+-], not starting
- * with '-'). Returns 0, or -1 with a static reason in *why. Pure. */
+ * characters, not ending in "/" or "/.") or "process:NAME" (1..255 bytes of [A-Za-z0-9._+-], not
+ * starting with '-'). Returns 0, or -1 with a static reason in *why. Pure. */
 int moat_sd_target_parse(const char *s, struct moat_sd_target *out, const char **why);
 
 /* What happens after a successful shutdown. */
