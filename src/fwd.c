@@ -80,6 +80,18 @@ int moat_fwd_is_hop_by_hop(const char *name, size_t name_len, const char *connec
     return connection != NULL && list_has(connection, connection_len, name, name_len);
 }
 
+/* True when s is set (not NULL, not ""). */
+static int given(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* True when h is the field moat writes under name (name set). */
+static int own_field(const struct moat_hdr *h, const char *name)
+{
+    return given(name) && moat_hdr_name_is(h, name);
+}
+
 /* True when any of the client's Connection fields lists h's name. */
 static int listed_by_client(const struct moat_fwd_input *in, const struct moat_hdr *h)
 {
@@ -104,14 +116,11 @@ static enum disp classify(const struct moat_fwd_input *in, const struct moat_hdr
     for (i = 0; i < sizeof(own_names) / sizeof(own_names[0]); i++)
         if (moat_hdr_name_is(h, own_names[i]))
             return DISP_DROP;
-    if (in->request_id_header != NULL && moat_hdr_name_is(h, in->request_id_header))
+    /* moat's own fields: the client's copies never pass (only moat vouches
+     * for a request id, a nonce or a client certificate). */
+    if (own_field(h, in->request_id_header) || own_field(h, in->nonce_header) ||
+        own_field(h, in->client_subject_header))
         return DISP_DROP;
-    if (in->nonce_header != NULL && in->nonce_header[0] != '\0' &&
-        moat_hdr_name_is(h, in->nonce_header))
-        return DISP_DROP;
-    if (in->client_subject_header != NULL && in->client_subject_header[0] != '\0' &&
-        moat_hdr_name_is(h, in->client_subject_header))
-        return DISP_DROP; /* only moat vouches for a client certificate */
     /* WSGI maps '-' and '_' to the same variable: "X_Forwarded_For" could pose as ours.
      * Dropped like nginx does by default (underscores_in_headers off). */
     if (memchr(h->name, '_', h->name_len) != NULL)
@@ -178,6 +187,13 @@ static void put_field(struct wbuf *w, const char *name, size_t nlen, const char 
     put(w, "\r\n", 2);
 }
 
+/* Writes name: value, one of moat's own fields, when both are set. */
+static void put_own(struct wbuf *w, const char *name, const char *value)
+{
+    if (given(name) && given(value))
+        put_field(w, name, strlen(name), value, strlen(value));
+}
+
 static void put_u64(struct wbuf *w, uint64_t v)
 {
     char tmp[20];
@@ -226,8 +242,7 @@ static void put_param(struct wbuf *w, const char *s, size_t n)
 
 static int has_ip(const struct moat_fwd_input *in)
 {
-    return (in->client_family == AF_INET || in->client_family == AF_INET6) &&
-           in->client_ip != NULL && in->client_ip[0] != '\0';
+    return (in->client_family == AF_INET || in->client_family == AF_INET6) && given(in->client_ip);
 }
 
 /* Our X-Forwarded-For element: the address without brackets, "unknown" without one. */
@@ -352,17 +367,9 @@ long moat_fwd_build_head(const struct moat_fwd_input *in, char *out, size_t cap)
         put_lit(&w, "Transfer-Encoding: chunked\r\n");
     }
     put_forwarding(&w, in);
-    if (in->request_id_header != NULL && in->request_id_header[0] != '\0' &&
-        in->request_id != NULL && in->request_id[0] != '\0')
-        put_field(&w, in->request_id_header, strlen(in->request_id_header), in->request_id,
-                  strlen(in->request_id));
-    if (in->nonce_header != NULL && in->nonce_header[0] != '\0' && in->nonce != NULL &&
-        in->nonce[0] != '\0')
-        put_field(&w, in->nonce_header, strlen(in->nonce_header), in->nonce, strlen(in->nonce));
-    if (in->client_subject_header != NULL && in->client_subject_header[0] != '\0' &&
-        in->client_subject != NULL && in->client_subject[0] != '\0')
-        put_field(&w, in->client_subject_header, strlen(in->client_subject_header),
-                  in->client_subject, strlen(in->client_subject));
+    put_own(&w, in->request_id_header, in->request_id);
+    put_own(&w, in->nonce_header, in->nonce);
+    put_own(&w, in->client_subject_header, in->client_subject);
     put(&w, "\r\n", 2);
     if (!w.failed && w.len <= (size_t)LONG_MAX)
         rc = (long)w.len;
