@@ -17,16 +17,9 @@
 #include "moat/config.h"
 #include "moat/log.h"
 
+#include "fuzz_common.h"
+
 #define FZ_PRINT_MAX (256 * 1024)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of configuration loading or printing was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 /* A memfd and the path that opens it again. */
 struct fz_file {

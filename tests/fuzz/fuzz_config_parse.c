@@ -18,16 +18,9 @@
 #include "config_int.h" /* the typed parsers (src/ is on the fuzz targets' include path) */
 #include "moat/config.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 2048
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of a configuration parser was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static void fz_numbers(const char *s, unsigned sel)
 {

@@ -12,17 +12,10 @@
 #include "moat/cookie.h"
 #include "moat/hdr.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 4096
 #define FZ_GUARD 'G'
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of cookie hardening was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 /* Hardens v[0..len) under p into a fresh buffer of exactly cap bytes plus a
  * guard; checks the return contract. Returns the rc; *out is malloc'd. */

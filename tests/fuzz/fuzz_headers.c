@@ -24,42 +24,12 @@
 #include "moat/hdr.h"
 #include "moat/secheaders.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 16384
 #define FZ_MAX_LINES 64
 #define FZ_MAX_APP 48
 #define FZ_OPS_CAP (FZ_MAX_APP + MOAT_SECH_MAX_ADDS)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of the header policy was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
-
-static int fz_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Splits "name:value" into a field, OWS around the value trimmed (as MHD and http1 do). */
-static void fz_field(char *line, size_t len, struct moat_hdr *h)
-{
-    char *colon = memchr(line, ':', len);
-    size_t vs;
-    size_t ve = len;
-
-    h->name = line;
-    h->name_len = colon != NULL ? (size_t)(colon - line) : len;
-    vs = colon != NULL ? h->name_len + 1 : len;
-    while (vs < ve && fz_ows(line[vs]))
-        vs++;
-    while (ve > vs && fz_ows(line[ve - 1]))
-        ve--;
-    h->value = line + vs;
-    h->value_len = ve - vs;
-}
 
 /* True when s (len bytes) lies inside [lo, lo + cap). */
 static int fz_inside(const char *s, size_t len, const void *lo, size_t cap)

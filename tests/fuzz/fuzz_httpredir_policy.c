@@ -21,18 +21,11 @@
 #include "moat/httpredir.h"
 #include "moat/redirect.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 8192
 #define FZ_MAX_LINES 48
 #define FZ_GUARD 'G'
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of the redirect listener's policy was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static int fz_sep(char c)
 {

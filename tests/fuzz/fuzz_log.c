@@ -15,17 +15,10 @@
 
 #include "moat/log.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 16384
 #define FZ_MAX_FIELDS 64
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of the JSON logger was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static int fz_fd = -1;
 

@@ -14,17 +14,10 @@
 
 #include "moat/redirect.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 4096
 #define FZ_BIG_CAP 8192
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of the redirect decision was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static const char *const fz_aliases[] = {"www.example.com", "EXAMPLE.net.", "[2001:db8::1]"};
 static const char *const fz_certs[] = {"*.example.org", "Example.org.", "2001:db8::2", "*.com",

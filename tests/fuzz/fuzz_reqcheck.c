@@ -13,42 +13,11 @@
 #include "moat/fwd.h"
 #include "moat/reqcheck.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 8192
 #define FZ_MAX_FIELDS 64
 #define FZ_OUT_CAP 32768
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of reqcheck or fwd was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
-
-static int fz_is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Splits "name:value" (or a bare name) into a field, trimming OWS around the value. */
-static void fz_field(char *line, size_t len, struct moat_hdr *h)
-{
-    char *colon = memchr(line, ':', len);
-    size_t vs;
-    size_t ve;
-
-    h->name = line;
-    h->name_len = colon != NULL ? (size_t)(colon - line) : len;
-    vs = colon != NULL ? h->name_len + 1 : len;
-    ve = len;
-    while (vs < ve && fz_is_ows(line[vs]))
-        vs++;
-    while (ve > vs && fz_is_ows(line[ve - 1]))
-        ve--;
-    h->value = line + vs;
-    h->value_len = ve - vs;
-}
 
 /* True when value[0..len) is want, or ends with ", " + want. */
 static int fz_ends_with_elem(const char *value, size_t len, const char *want)

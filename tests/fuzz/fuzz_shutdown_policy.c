@@ -17,18 +17,11 @@
 
 #include "moat/shutdown.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 4096
 #define FZ_MAX_PROCS 64
 #define FZ_GUARD 'G'
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of the shutdown policy was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static int fz_name_char(unsigned char c)
 {

@@ -15,16 +15,9 @@
 
 #include "moat/tlsconf.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT 8192
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 static void fz_pairs(const char *text)
 {

@@ -16,16 +16,9 @@
 #include "moat/hdr.h"
 #include "moat/token.h"
 
+#include "fuzz_common.h"
+
 #define FZ_MAX_INPUT (2 * MOAT_TOKEN_MAX_LEN + 64)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stops the run: an invariant of token parsing or verification was broken. */
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 /* The two tokens, as text, and loaded. */
 static char fz_short[] = "Kq7Wf3kP9mR2vX8yB4nH6sJ1tL5cD0gA-._~+/Z==";
@@ -57,11 +50,6 @@ static void fz_setup(void)
     fz_long[MOAT_TOKEN_MAX_LEN] = '\0';
     fz_tok[0] = fz_load(fz_short);
     fz_tok[1] = fz_load(fz_long);
-}
-
-static int fz_ows(char c)
-{
-    return c == ' ' || c == '\t';
 }
 
 static int fz_token68_char(unsigned char c)

@@ -78,19 +78,30 @@ static void start_demo(struct h_app *app, struct h_moat *m, const char *const *e
     h_start_moat(m, app->url, env);
 }
 
+/* Starts the demo app and moat (env), then loads the page in chromium with the profile
+ * directory tag: over the plain-HTTP listener (redirected to HTTPS) when via_http, else over
+ * HTTPS directly. Returns the DOM (caller frees). */
+static char *load_demo(struct h_app *app, struct h_moat *m, const char *const *env, int via_http,
+                       const char *tag)
+{
+    char url[128];
+
+    start_demo(app, m, env);
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%d/", via_http ? "http" : "https",
+             via_http ? m->http_port : m->port);
+    return dump_dom(url, tag);
+}
+
 START_TEST(test_csp_enforced)
 {
     struct h_app app;
     struct h_moat m;
-    char url[128];
     char *dom;
 
     if (!have_chromium())
         return;
-    start_demo(&app, &m, NULL);
     /* Through the plain-HTTP listener: a 308 to https://127.0.0.1:PORT/ first. */
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/", m.http_port);
-    dom = dump_dom(url, "profile-standard");
+    dom = load_demo(&app, &m, NULL, 1, "profile-standard");
     ck_assert_msg(strstr(dom, "Hello from behind the") != NULL, "not the demo page:\n%s", dom);
     ck_assert_msg(strstr(dom, "served through <strong>moat</strong> over HTTPS") != NULL,
                   "not served over HTTPS through moat:\n%s", dom);
@@ -111,14 +122,11 @@ START_TEST(test_csp_off_control)
     static const char *const env[] = {"MOAT_HEADERS_CSP_MODE=off", NULL};
     struct h_app app;
     struct h_moat m;
-    char url[128];
     char *dom;
 
     if (!have_chromium())
         return;
-    start_demo(&app, &m, env);
-    snprintf(url, sizeof(url), "https://127.0.0.1:%d/", m.port);
-    dom = dump_dom(url, "profile-off");
+    dom = load_demo(&app, &m, env, 0, "profile-off");
     ck_assert_msg(strstr(dom, NONCE_RAN) != NULL, "nonce script:\n%s", dom);
     ck_assert_msg(strstr(dom, PLAIN_RAN) != NULL, "without a CSP the plain script must run:\n%s",
                   dom);
@@ -134,14 +142,11 @@ START_TEST(test_strict_profile)
     static const char *const env[] = {"MOAT_HEADERS_PROFILE=strict", NULL};
     struct h_app app;
     struct h_moat m;
-    char url[128];
     char *dom;
 
     if (!have_chromium())
         return;
-    start_demo(&app, &m, env);
-    snprintf(url, sizeof(url), "https://127.0.0.1:%d/", m.port);
-    dom = dump_dom(url, "profile-strict");
+    dom = load_demo(&app, &m, env, 0, "profile-strict");
     ck_assert_msg(strstr(dom, NONCE_RAN) != NULL, "nonce script:\n%s", dom);
     ck_assert_msg(strstr(dom, PLAIN_BLOCKED) != NULL, "plain script:\n%s", dom);
     ck_assert_msg(strstr(dom, SRI_RAN) != NULL, "SRI script:\n%s", dom);

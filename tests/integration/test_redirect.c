@@ -56,6 +56,30 @@ static void want_redirect(const struct h_resp *r, int status, const char *locati
                   "%s: HSTS over plain HTTP", what);
 }
 
+/* GET target with this Host: answered with exactly status (the response is not needed further). */
+static void get_status(const struct h_moat *m, const char *target, const char *host, int status)
+{
+    struct h_resp r;
+
+    http_get(m, target, host, &r);
+    ck_assert_msg(r.status == status, "GET %s (Host %s): status %d, want %d\n%s", target, host,
+                  r.status, status, r.head);
+    harness_resp_free(&r);
+}
+
+/* GET target with this Host: a 308 to https://self:HTTPS_PORT<target> (want_redirect's checks). */
+static void get_self_redirect(const struct h_moat *m, const char *target, const char *host,
+                              const char *self, const char *what)
+{
+    struct h_resp r;
+    char want[512];
+
+    http_get(m, target, host, &r);
+    snprintf(want, sizeof(want), "https://%s:%d%s", self, m->port, target);
+    want_redirect(&r, 308, want, what);
+    harness_resp_free(&r);
+}
+
 static void start_plain(struct h_moat *m, const char *const *env)
 {
     h_start_moat(m, "http://127.0.0.1:9", env);
@@ -111,9 +135,7 @@ START_TEST(test_redirect_codes)
     harness_moat_stop(&m, 5000);
 
     start_plain(&m, mixed);
-    http_get(&m, "/x", "localhost", &r);
-    ck_assert_int_eq(r.status, 301);
-    harness_resp_free(&r);
+    get_status(&m, "/x", "localhost", 301);
     (void)http_raw(&m, "HEAD /x HTTP/1.1\r\nHost: localhost\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 301);
     harness_resp_free(&r);
@@ -143,9 +165,7 @@ START_TEST(test_wrong_host)
         harness_resp_free(&r);
     }
     /* the ACME path is not relayed for a foreign Host either */
-    http_get(&m, "/.well-known/acme-challenge/t", "evil.example", &r);
-    ck_assert_int_eq(r.status, 421);
-    harness_resp_free(&r);
+    get_status(&m, "/.well-known/acme-challenge/t", "evil.example", 421);
     /* no Host, two Hosts, a malformed one: 400 */
     (void)http_raw(&m, "GET / HTTP/1.1\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 400);
@@ -264,25 +284,12 @@ END_TEST
 START_TEST(test_cert_names)
 {
     struct h_moat m;
-    struct h_resp r;
-    char want[128];
 
     start_plain(&m, NULL);
-    http_get(&m, "/n", "127.0.0.1:8080", &r);
-    snprintf(want, sizeof(want), "https://127.0.0.1:%d/n", m.port);
-    want_redirect(&r, 308, want, "127.0.0.1");
-    harness_resp_free(&r);
-    http_get(&m, "/n", "[::1]", &r);
-    snprintf(want, sizeof(want), "https://[::1]:%d/n", m.port);
-    want_redirect(&r, 308, want, "[::1]");
-    harness_resp_free(&r);
-    http_get(&m, "/n", "localhost.", &r);
-    snprintf(want, sizeof(want), "https://localhost:%d/n", m.port);
-    want_redirect(&r, 308, want, "trailing dot");
-    harness_resp_free(&r);
-    http_get(&m, "/n", "example.com", &r);
-    ck_assert_int_eq(r.status, 421);
-    harness_resp_free(&r);
+    get_self_redirect(&m, "/n", "127.0.0.1:8080", "127.0.0.1", "127.0.0.1");
+    get_self_redirect(&m, "/n", "[::1]", "[::1]", "[::1]");
+    get_self_redirect(&m, "/n", "localhost.", "localhost", "trailing dot");
+    get_status(&m, "/n", "example.com", 421);
 }
 END_TEST
 
@@ -303,9 +310,7 @@ START_TEST(test_canonical_and_port)
     http_get(&m, "/p", "www.example.org:8080", &r);
     want_redirect(&r, 308, "https://www.example.org/p", "canonical");
     harness_resp_free(&r);
-    http_get(&m, "/p", "localhost", &r);
-    ck_assert_int_eq(r.status, 421);
-    harness_resp_free(&r);
+    get_status(&m, "/p", "localhost", 421);
     harness_moat_stop(&m, 5000);
 
     start_plain(&m, port);
@@ -321,7 +326,6 @@ START_TEST(test_health_local)
     const char *custom[] = {"MOAT_HTTP_HEALTH_PATHS=/ping, /lb/*", NULL};
     struct h_moat m;
     struct h_resp r;
-    char want[128];
 
     start_plain(&m, NULL);
     http_get(&m, "/healthz", "10.0.0.1:8080", &r);
@@ -339,13 +343,8 @@ START_TEST(test_health_local)
     harness_moat_stop(&m, 5000);
 
     start_plain(&m, custom);
-    http_get(&m, "/lb/check", "x", &r);
-    ck_assert_int_eq(r.status, 200);
-    harness_resp_free(&r);
-    http_get(&m, "/healthz", "localhost", &r);
-    snprintf(want, sizeof(want), "https://localhost:%d/healthz", m.port);
-    want_redirect(&r, 308, want, "health_paths replaced");
-    harness_resp_free(&r);
+    get_status(&m, "/lb/check", "x", 200);
+    get_self_redirect(&m, "/healthz", "localhost", "localhost", "health_paths replaced");
 }
 END_TEST
 
@@ -374,9 +373,7 @@ START_TEST(test_acme_proxied)
                    &r);
     ck_assert_int_eq(r.status, 200);
     harness_resp_free(&r);
-    http_get(&m, "/.well-known/acme-challenge/", "localhost", &r);
-    ck_assert_int_eq(r.status, 404);
-    harness_resp_free(&r);
+    get_status(&m, "/.well-known/acme-challenge/", "localhost", 404);
     (void)http_raw(&m,
                    "POST /.well-known/acme-challenge/t HTTP/1.1\r\nHost: localhost\r\n"
                    "Content-Length: 2\r\n\r\nhi",
@@ -384,9 +381,7 @@ START_TEST(test_acme_proxied)
     ck_assert_int_eq(r.status, 405);
     harness_resp_free(&r);
     /* dot segments cannot walk out of the exempted prefix into the app */
-    http_get(&m, "/.well-known/acme-challenge/../../echo", "localhost", &r);
-    ck_assert_int_eq(r.status, 308);
-    harness_resp_free(&r);
+    get_status(&m, "/.well-known/acme-challenge/../../echo", "localhost", 308);
     ck_assert(harness_file_wait(m.log, "\"reason\":\"exempt_proxy\"", 2, 5000));
     log = harness_moat_log(&m);
     ck_assert_ptr_nonnull(strstr(log, "\"event\":\"listening\",\"listener\":\"http\""));
@@ -406,9 +401,7 @@ START_TEST(test_acme_upstream_down)
     ck_assert_int_eq(r.status, 502);
     ck_assert_str_eq((char *)r.body, "Bad Gateway\n");
     harness_resp_free(&r);
-    http_get(&m, "/x", "localhost", &r);
-    ck_assert_int_eq(r.status, 308);
-    harness_resp_free(&r);
+    get_status(&m, "/x", "localhost", 308);
 }
 END_TEST
 
@@ -454,15 +447,9 @@ START_TEST(test_acme_upstream_misbehaves)
 
     ck_assert_ptr_nonnull(u);
     h_start_moat(&m, harness_upstream_url(u), env);
-    http_get(&m, "/.well-known/acme-challenge/stall", "localhost", &r);
-    ck_assert_int_eq(r.status, 504);
-    harness_resp_free(&r);
-    http_get(&m, "/.well-known/acme-challenge/bad", "localhost", &r);
-    ck_assert_int_eq(r.status, 502);
-    harness_resp_free(&r);
-    http_get(&m, "/.well-known/acme-challenge/big", "localhost", &r);
-    ck_assert_int_eq(r.status, 502);
-    harness_resp_free(&r);
+    get_status(&m, "/.well-known/acme-challenge/stall", "localhost", 504);
+    get_status(&m, "/.well-known/acme-challenge/bad", "localhost", 502);
+    get_status(&m, "/.well-known/acme-challenge/big", "localhost", 502);
     /* A body trickled a byte every 0.7 s (2.8 s in all) must not hold a forwarder thread past
      * upstream.idle_timeout (1 s) after the head: each byte used to restart the wait. */
     http_get(&m, "/.well-known/acme-challenge/trickle", "localhost", &r);
@@ -632,8 +619,6 @@ START_TEST(test_cert_names_reload)
                           cert2,
                           NULL};
     struct h_moat m;
-    struct h_resp r;
-    char want[128];
     char *out = NULL, *err = NULL;
 
     harness_path(cert2, sizeof(cert2), "cert2.pem");
@@ -644,27 +629,15 @@ START_TEST(test_cert_names_reload)
     ck_assert_int_eq(harness_give(cert2), 0);
     ck_assert_int_eq(harness_give(key2), 0);
     start_plain(&m, NULL);
-    http_get(&m, "/", "other.test", &r);
-    ck_assert_int_eq(r.status, 421);
-    harness_resp_free(&r);
+    get_status(&m, "/", "other.test", 421);
     ck_assert_int_eq(rename(key2, harness_key()), 0);
     ck_assert_int_eq(rename(cert2, harness_cert()), 0);
     ck_assert_int_eq(kill(m.pid, SIGHUP), 0);
     ck_assert(harness_file_wait(m.log, "\"event\":\"tls_reloaded\"", 1, 5000));
-    http_get(&m, "/r", "other.test", &r);
-    snprintf(want, sizeof(want), "https://other.test:%d/r", m.port);
-    want_redirect(&r, 308, want, "reloaded name");
-    harness_resp_free(&r);
-    http_get(&m, "/r", "Shop.Apps.Test", &r);
-    snprintf(want, sizeof(want), "https://shop.apps.test:%d/r", m.port);
-    want_redirect(&r, 308, want, "reloaded wildcard name");
-    harness_resp_free(&r);
-    http_get(&m, "/r", "a.b.apps.test", &r);
-    ck_assert_int_eq(r.status, 421);
-    harness_resp_free(&r);
-    http_get(&m, "/r", "localhost", &r);
-    ck_assert_int_eq(r.status, 421);
-    harness_resp_free(&r);
+    get_self_redirect(&m, "/r", "other.test", "other.test", "reloaded name");
+    get_self_redirect(&m, "/r", "Shop.Apps.Test", "shop.apps.test", "reloaded wildcard name");
+    get_status(&m, "/r", "a.b.apps.test", 421);
+    get_status(&m, "/r", "localhost", 421);
 }
 END_TEST
 

@@ -46,6 +46,16 @@ static void shutdown_post(const struct h_moat *m, const char *auth, struct h_res
     ck_assert_int_eq(harness_admin_request(m, raw, r), 0);
 }
 
+/* The correct token's POST is accepted (202); the response is not needed further. */
+static void post_accepted(const struct h_moat *m)
+{
+    struct h_resp r;
+
+    shutdown_post(m, "Bearer " TOKEN, &r);
+    ck_assert_int_eq(r.status, 202);
+    harness_resp_free(&r);
+}
+
 /* Occurrences of needle in moat's log. */
 static size_t log_count(const struct h_moat *m, const char *needle)
 {
@@ -493,7 +503,6 @@ START_TEST(test_admin_drip_cut)
                          NULL};
     struct h_moat m;
     struct h_conn c;
-    struct h_resp r;
     size_t k;
     int i, closed;
 
@@ -510,35 +519,27 @@ START_TEST(test_admin_drip_cut)
         harness_conn_close(&c);
         ck_assert_msg(closed, "a dripping admin request (%.20s) was never cut", heads[k]);
     }
-    shutdown_post(&m, "Bearer " TOKEN, &r);
-    ck_assert_int_eq(r.status, 202);
-    harness_resp_free(&r);
+    post_accepted(&m);
     ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
 }
 END_TEST
 
-/* One address cannot take every admin connection: with 70 idle half-sent heads open from
- * 127.0.0.2 (and a head deadline far away), the operator's POST from 127.0.0.1 still gets in. */
-START_TEST(test_admin_per_ip)
+/* Opens n connections to moat's admin listener, per_addr of them from each source address
+ * 127.0.0.2, .3, ... in turn, and sends each the same half head (never finished). */
+static void open_half_heads(const struct h_moat *m, int *fds, size_t n, size_t per_addr)
 {
-    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1h",
-                         NULL};
     static const char half[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: a";
     struct sockaddr_in src, dst;
-    struct h_moat m;
-    struct h_resp r;
-    int fds[70];
     size_t i;
 
-    h_start_moat(&m, harness_shared_app()->url, env);
-    memset(&src, 0, sizeof(src));
-    src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(0x7f000002); /* 127.0.0.2 */
     memset(&dst, 0, sizeof(dst));
     dst.sin_family = AF_INET;
     dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    dst.sin_port = htons((unsigned short)m.admin_port);
-    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+    dst.sin_port = htons((unsigned short)m->admin_port);
+    for (i = 0; i < n; i++) {
+        memset(&src, 0, sizeof(src));
+        src.sin_family = AF_INET;
+        src.sin_addr.s_addr = htonl(0x7f000002 + (uint32_t)(i / per_addr));
         fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         ck_assert_int_ge(fds[i], 0);
         ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&src, sizeof(src)), 0);
@@ -546,11 +547,30 @@ START_TEST(test_admin_per_ip)
         (void)send(fds[i], half, sizeof(half) - 1, MSG_NOSIGNAL);
     }
     harness_sleep_ms(500); /* let the listener take them in */
-    shutdown_post(&m, "Bearer " TOKEN, &r);
-    ck_assert_int_eq(r.status, 202);
-    harness_resp_free(&r);
-    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+}
+
+static void close_all(const int *fds, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
         close(fds[i]);
+}
+
+/* One address cannot take every admin connection: with 70 idle half-sent heads open from
+ * 127.0.0.2 (and a head deadline far away), the operator's POST from 127.0.0.1 still gets in. */
+START_TEST(test_admin_per_ip)
+{
+    const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1h",
+                         NULL};
+    struct h_moat m;
+    int fds[70];
+    const size_t n = sizeof(fds) / sizeof(fds[0]);
+
+    h_start_moat(&m, harness_shared_app()->url, env);
+    open_half_heads(&m, fds, n, n); /* all from 127.0.0.2 */
+    post_accepted(&m);
+    close_all(fds, n);
     ck_assert_int_eq(harness_moat_stop(&m, 15000), 0);
 }
 END_TEST
@@ -563,32 +583,15 @@ START_TEST(test_admin_full_stop)
 {
     const char *env[] = {token_env, "MOAT_SHUTDOWN_TARGET=none", "MOAT_LIMITS_HEADER_TIMEOUT=1h",
                          NULL};
-    static const char half[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: a";
-    struct sockaddr_in src, dst;
     struct h_moat m;
     int fds[64];
-    size_t i;
+    const size_t n = sizeof(fds) / sizeof(fds[0]);
 
     h_start_moat(&m, harness_shared_app()->url, env);
-    memset(&dst, 0, sizeof(dst));
-    dst.sin_family = AF_INET;
-    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    dst.sin_port = htons((unsigned short)m.admin_port);
-    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-        memset(&src, 0, sizeof(src));
-        src.sin_family = AF_INET;
-        src.sin_addr.s_addr = htonl(0x7f000002 + (uint32_t)(i / 16)); /* 127.0.0.2 .. .5 */
-        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fds[i], 0);
-        ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&src, sizeof(src)), 0);
-        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)), 0);
-        (void)send(fds[i], half, sizeof(half) - 1, MSG_NOSIGNAL);
-    }
-    harness_sleep_ms(500); /* let the listener take them in */
+    open_half_heads(&m, fds, n, 16); /* 127.0.0.2 .. .5 */
     ck_assert_msg(harness_moat_stop(&m, 15000) == 0, "moat did not stop promptly (exit %d)",
                   m.exit_code);
-    for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-        close(fds[i]);
+    close_all(fds, n);
 }
 END_TEST
 
@@ -705,9 +708,7 @@ START_TEST(test_lockdown_http_relay)
     http_plain_get(&m, "/.well-known/acme-challenge/before", &r);
     ck_assert_msg(r.status == 200, "relay before the shutdown: %d\n%s", r.status, r.head);
     harness_resp_free(&r);
-    shutdown_post(&m, "Bearer " TOKEN, &r);
-    ck_assert_int_eq(r.status, 202);
-    harness_resp_free(&r);
+    post_accepted(&m);
     assert_lockdown(&m);
     http_plain_get(&m, "/.well-known/acme-challenge/after", &r);
     ck_assert_msg(r.status == 503, "the plain-HTTP relay reached the app in lockdown: %d\n%s",

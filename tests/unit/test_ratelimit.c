@@ -56,6 +56,11 @@ struct scenario {
     size_t nsteps;
 };
 
+/* Four failures of client a at time t (ms), each still allowed (the default threshold is 5). */
+/* clang-format off */
+#define ALLOWED4(a, t) {FAIL, a, t, 0, 0}, {FAIL, a, t, 0, 0}, {FAIL, a, t, 0, 0}, {FAIL, a, t, 0, 0}
+/* clang-format on */
+
 /* Defaults: 5 per client, 20 globally, 60 s window, 30 s doubling to 1 h. */
 static const struct step s_lockout[] = {
     {FAIL, A, 0, 0, 0},
@@ -96,44 +101,30 @@ static const struct step s_window[] = {
 
 /* Failures racing a lockout neither count nor extend it. */
 static const struct step s_no_extend[] = {
-    {FAIL, A, 0, 0, 0},       {FAIL, A, 0, 0, 0},       {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},       {FAIL, A, 0, 1, 30},      {FAIL, A, 10 * S, 1, 20},
+    ALLOWED4(A, 0),           {FAIL, A, 0, 1, 30},      {FAIL, A, 10 * S, 1, 20},
     {FAIL, A, 20 * S, 1, 10}, {CHECK, A, 30 * S, 0, 0}, {FAIL, A, 30 * S, 0, 0},
 };
 
 /* The doubling is forgotten after max_cooldown of quiet past the lockout's end... */
 static const struct step s_decay[] = {
-    {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},
+    ALLOWED4(A, 0),
     {FAIL, A, 0, 1, 30},
-    {FAIL, A, 30 * S + 3600 * S, 0, 0},
-    {FAIL, A, 30 * S + 3600 * S, 0, 0},
-    {FAIL, A, 30 * S + 3600 * S, 0, 0},
-    {FAIL, A, 30 * S + 3600 * S, 0, 0},
+    ALLOWED4(A, 30 * S + 3600 * S),
     {FAIL, A, 30 * S + 3600 * S, 1, 30},
 };
 
 /* ... and not a millisecond earlier. */
 static const struct step s_no_decay[] = {
-    {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},
+    ALLOWED4(A, 0),
     {FAIL, A, 0, 1, 30},
-    {FAIL, A, 30 * S + 3600 * S - 1, 0, 0},
-    {FAIL, A, 30 * S + 3600 * S - 1, 0, 0},
-    {FAIL, A, 30 * S + 3600 * S - 1, 0, 0},
-    {FAIL, A, 30 * S + 3600 * S - 1, 0, 0},
+    ALLOWED4(A, 30 * S + 3600 * S - 1),
     {FAIL, A, 30 * S + 3600 * S - 1, 1, 60},
 };
 
 /* Clients are counted apart. */
 static const struct step s_per_client[] = {
-    {FAIL, A, 0, 0, 0},  {FAIL, A, 0, 0, 0},  {FAIL, A, 0, 0, 0},  {FAIL, A, 0, 0, 0},
-    {FAIL, B, 0, 0, 0},  {FAIL, B, 0, 0, 0},  {FAIL, B, 0, 0, 0},  {FAIL, B, 0, 0, 0},
-    {FAIL, A, 1, 1, 30}, {CHECK, B, 1, 0, 0}, {CHECK, C, 1, 0, 0}, {FAIL, B, 2, 1, 30},
+    ALLOWED4(A, 0),      ALLOWED4(B, 0),      {FAIL, A, 1, 1, 30},
+    {CHECK, B, 1, 0, 0}, {CHECK, C, 1, 0, 0}, {FAIL, B, 2, 1, 30},
 };
 
 /* Global threshold 6: three clients, none locked alone, lock everyone. */
@@ -158,25 +149,23 @@ static const struct step s_global[] = {
 
 /* Retry-After is the later of the client's and the global lockout. */
 static const struct step s_retry_max[] = {
-    {FAIL, A, 0, 0, 0},       {FAIL, A, 0, 0, 0},        {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},       {FAIL, A, 0, 1, 30},       {FAIL, B, 10 * S, 0, 0},
+    ALLOWED4(A, 0),           {FAIL, A, 0, 1, 30},       {FAIL, B, 10 * S, 0, 0},
     {FAIL, C, 10 * S, 1, 30}, {CHECK, A, 10 * S, 1, 30}, {CHECK, A, 35 * S, 1, 5},
     {CHECK, D, 35 * S, 1, 5}, {CHECK, A, 40 * S, 0, 0},
 };
 
 /* Success clears the client's own count... */
 static const struct step s_success_resets_client[] = {
-    {FAIL, A, 0, 0, 0},    {FAIL, A, 0, 0, 0},  {FAIL, A, 0, 0, 0}, {FAIL, A, 0, 0, 0},
-    {SUCCESS, A, 1, 0, 0}, {FAIL, A, 2, 0, 0},  {FAIL, A, 2, 0, 0}, {FAIL, A, 2, 0, 0},
-    {FAIL, A, 2, 0, 0},    {FAIL, A, 3, 1, 30},
+    ALLOWED4(A, 0),
+    {SUCCESS, A, 1, 0, 0},
+    ALLOWED4(A, 2),
+    {FAIL, A, 3, 1, 30},
 };
 
 /* ... and its doubling: a new lockout is 30 s again. */
 static const struct step s_success_resets_growth[] = {
-    {FAIL, A, 0, 0, 0},      {FAIL, A, 0, 0, 0},       {FAIL, A, 0, 0, 0},
-    {FAIL, A, 0, 0, 0},      {FAIL, A, 0, 1, 30},      {SUCCESS, A, 31 * S, 0, 0},
-    {FAIL, A, 31 * S, 0, 0}, {FAIL, A, 31 * S, 0, 0},  {FAIL, A, 31 * S, 0, 0},
-    {FAIL, A, 31 * S, 0, 0}, {FAIL, A, 31 * S, 1, 30},
+    ALLOWED4(A, 0),      {FAIL, A, 0, 1, 30},      {SUCCESS, A, 31 * S, 0, 0},
+    ALLOWED4(A, 31 * S), {FAIL, A, 31 * S, 1, 30},
 };
 
 /* ... but never a global lockout (global threshold 3). */
@@ -197,8 +186,9 @@ static const struct step s_ipv6[] = {
 
 /* Clients without an IP address share one key. */
 static const struct step s_unknown[] = {
-    {FAIL, UNIX_SOCK, 0, 0, 0}, {FAIL, UNIX_SOCK, 0, 0, 0},  {FAIL, UNIX_SOCK, 0, 0, 0},
-    {FAIL, UNIX_SOCK, 0, 0, 0}, {FAIL, UNIX_SOCK, 0, 1, 30}, {CHECK, UNIX_SOCK, 1, 1, 30},
+    ALLOWED4(UNIX_SOCK, 0),
+    {FAIL, UNIX_SOCK, 0, 1, 30},
+    {CHECK, UNIX_SOCK, 1, 1, 30},
     {CHECK, A, 1, 0, 0},
 };
 

@@ -250,12 +250,9 @@ static const struct rd_case cases[] = {
     {"port canonical", P_PORT, "GET", "/x", "Example.com:8080",
      R301("https://example.com:8443/x")},
     {"mixed head", P_PORT, "HEAD", "/", EX, R301("https://example.com:8443/")},
-    {"mixed post", P_PORT, "POST", "/", EX, MOAT_REDIRECT_REDIRECT, 308, "redirect",
-     "https://example.com:8443/"},
-    {"mixed put", P_PORT, "PUT", "/", EX, MOAT_REDIRECT_REDIRECT, 308, "redirect",
-     "https://example.com:8443/"},
-    {"mixed lower get", P_PORT, "get", "/", EX, MOAT_REDIRECT_REDIRECT, 308, "redirect",
-     "https://example.com:8443/"},
+    {"mixed post", P_PORT, "POST", "/", EX, R308("https://example.com:8443/")},
+    {"mixed put", P_PORT, "PUT", "/", EX, R308("https://example.com:8443/")},
+    {"mixed lower get", P_PORT, "get", "/", EX, R308("https://example.com:8443/")},
     {"wrong host 400", P_PORT, "GET", "/", "evil.example", REJ(400, "host_not_allowed")},
     {"301 get", P_CERT, "GET", "/", "example.org", R301("https://example.org:8443/")},
     {"301 post", P_CERT, "POST", "/", "example.org", R301("https://example.org:8443/")},
@@ -290,9 +287,9 @@ static const struct rd_case cases[] = {
 
     /* IPv6 canonical */
     {"v6 canonical", P_V6, "GET", "/x", "[2001:db8::1]:8080",
-     MOAT_REDIRECT_REDIRECT, 308, "redirect", "https://[2001:db8::1]:8443/x"},
+     R308("https://[2001:db8::1]:8443/x")},
     {"v6 canonical spelled", P_V6, "GET", "/", "[2001:db8:0::0:1]",
-     MOAT_REDIRECT_REDIRECT, 308, "redirect", "https://[2001:db8::1]:8443/"},
+     R308("https://[2001:db8::1]:8443/")},
     {"v6 other", P_V6, "GET", "/", "[2001:db8::2]", NOT_OURS},
     {"v6 name host", P_V6, "GET", "/", EX, NOT_OURS},
 
