@@ -1,6 +1,8 @@
 /* conntrack.c - a listener's open connections and their head deadlines (see conntrack.h). */
 #include "moat/conntrack.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -17,13 +19,25 @@ void moat_conntrack_destroy(struct moat_conntrack *ct)
     pthread_mutex_destroy(&ct->lock);
 }
 
+int moat_conntrack_client(struct MHD_Connection *conn, unsigned char addr[16], char *text,
+                          size_t textlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    int family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, addr);
+
+    if (text != NULL &&
+        (family == AF_UNSPEC || inet_ntop(family, addr, text, (socklen_t)textlen) == NULL))
+        snprintf(text, textlen, "unknown");
+    return family;
+}
+
 void moat_conntrack_add(struct moat_conntrack *ct, struct moat_ct_conn *c,
                         struct MHD_Connection *conn, uint64_t deadline_ms)
 {
     const union MHD_ConnectionInfo *ci;
 
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    c->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, c->addr);
+    c->family = moat_conntrack_client(conn, c->addr, NULL, 0);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     c->fd = ci != NULL ? ci->connect_fd : -1;
     c->peer_len = sizeof(c->peer);

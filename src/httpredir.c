@@ -211,21 +211,6 @@ static enum MHD_Result hr_collect_hdr(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static void hr_client_ip(struct MHD_Connection *conn, char *out, size_t cap)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-
-    snprintf(out, cap, "unknown");
-    if (sa != NULL && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)cap);
-    else if (sa != NULL && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)cap);
-}
-
 /* 32 hex digits for X-Request-Id on a relay. */
 static void hr_request_id(char out[33])
 {
@@ -305,9 +290,10 @@ static enum MHD_Result hr_begin(struct moat_httpredir *h, struct MHD_Connection 
     struct moat_redirect_result dec;
     struct moat_req_view view;
     struct hr_collect hc;
+    unsigned char addr[16];
     int rc;
 
-    hr_client_ip(conn, rq->client_ip, sizeof(rq->client_ip));
+    moat_conntrack_client(conn, addr, rq->client_ip, sizeof(rq->client_ip));
     memset(&hc, 0, sizeof(hc));
     hc.hdrs = h->hdrs;
     hc.cap = h->cfg->limits.max_headers + 1;

@@ -111,31 +111,6 @@ static enum MHD_Result collect_hdr(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* Fills family/addr bytes/text of the client address. */
-static void client_addr(struct MHD_Connection *conn, int *family, unsigned char *addr, char *text,
-                        size_t textlen)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-
-    *family = AF_UNIX;
-    snprintf(text, textlen, "unknown");
-    if (sa == NULL)
-        return;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)sa;
-        *family = AF_INET;
-        memcpy(addr, &in4->sin_addr, 4);
-        inet_ntop(AF_INET, &in4->sin_addr, text, (socklen_t)textlen);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        *family = AF_INET6;
-        memcpy(addr, &in6->sin6_addr, 16);
-        inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)textlen);
-    }
-}
-
 /* ------------------------------------------------------- request handling */
 
 /* First call for a request: validate, frame the upstream head, start the exchange. */
@@ -182,11 +157,11 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
         goto out;
     }
 
-    client_addr(conn, &family, addr, rc->client_ip, sizeof(rc->client_ip));
+    family = moat_conntrack_client(conn, addr, rc->client_ip, sizeof(rc->client_ip));
     srv_random16(srv, rnd);
     sodium_bin2hex(generated, sizeof(generated), rnd, sizeof(rnd));
     memset(&in, 0, sizeof(in));
-    in.client_trusted = family != AF_UNIX &&
+    in.client_trusted = family != AF_UNSPEC &&
                         moat_cidr_match(cfg->proxy.trusted, cfg->proxy.n_trusted, family, addr);
     /* A well-formed client id is kept (it correlates logs across hops); one is
      * generated only when absent, and not at all when proxy.request_id is off. */
@@ -198,7 +173,7 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     in.hdrs = view.hdrs;
     in.n_hdrs = view.n_hdrs;
     in.client_family = family;
-    in.client_addr = family == AF_UNIX ? NULL : addr;
+    in.client_addr = family == AF_UNSPEC ? NULL : addr;
     in.client_ip = rc->client_ip;
     in.proto = "https";
     in.request_id = rc->request_id;

@@ -40,6 +40,12 @@ void moat_conntrack_init(struct moat_conntrack *ct);
 /* Every connection must have been removed. */
 void moat_conntrack_destroy(struct moat_conntrack *ct);
 
+/* Returns the family of conn's client (AF_INET / AF_INET6, AF_UNSPEC when it
+ * is not an IP client), fills addr as moat_connlimit_addr_of does and, when
+ * text is not NULL, its printable form ("unknown" for AF_UNSPEC) in text[textlen]. */
+int moat_conntrack_client(struct MHD_Connection *conn, unsigned char addr[16], char *text,
+                          size_t textlen);
+
 /* Fills c from conn (client key, fd and peer), sets its deadline and links it. */
 void moat_conntrack_add(struct moat_conntrack *ct, struct moat_ct_conn *c,
                         struct MHD_Connection *conn, uint64_t deadline_ms);
