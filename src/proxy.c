@@ -25,7 +25,7 @@
 #define PX_HEAD_SLACK 4096          /* forwarding headers added to the client's head */
 #define PX_CHUNK_OVERHEAD 24        /* "<hex>\r\n" + "\r\n" + final "0\r\n\r\n" room */
 #define PX_TICK_MS 100              /* deadline sweep period */
-#define PX_SWEEP_BATCH 64           /* exchanges handled per sweep pass */
+#define PX_SWEEP_BATCH 64           /* exchanges or idle connections handled per sweep pass */
 #define PX_FREE_MAX 64              /* exchanges kept for reuse */
 
 enum send_state {
@@ -269,27 +269,32 @@ static int pool_evict_oldest(struct moat_proxy *px)
     return uc != NULL;
 }
 
-/* Closes idle connections older than upstream.keepalive_timeout (or all). */
+/* Closes idle connections older than upstream.keepalive_timeout (or all), in
+ * batches of PX_SWEEP_BATCH so that no socket is closed under the pool lock. */
 static void pool_sweep(struct moat_proxy *px, int all)
 {
-    struct upconn *victims[64];
-    size_t n = 0, i, kept = 0;
+    struct upconn *victims[PX_SWEEP_BATCH];
+    size_t n, i, kept;
     uint64_t now = moat_now_ms();
 
-    pthread_mutex_lock(&px->pool_lock);
-    for (i = 0; i < px->n_idle; i++) {
-        struct upconn *uc = px->idle[i];
-        if (n < 64 && (all || now - uc->idle_since_ms >= px->cfg->upstream.keepalive_timeout_ms)) {
-            uc->idle = 0;
-            victims[n++] = uc;
-        } else {
-            px->idle[kept++] = uc;
+    do {
+        n = kept = 0;
+        pthread_mutex_lock(&px->pool_lock);
+        for (i = 0; i < px->n_idle; i++) {
+            struct upconn *uc = px->idle[i];
+            if (n < PX_SWEEP_BATCH &&
+                (all || now - uc->idle_since_ms >= px->cfg->upstream.keepalive_timeout_ms)) {
+                uc->idle = 0;
+                victims[n++] = uc;
+            } else {
+                px->idle[kept++] = uc;
+            }
         }
-    }
-    px->n_idle = kept;
-    pthread_mutex_unlock(&px->pool_lock);
-    for (i = 0; i < n; i++)
-        uc_close(px, victims[i]);
+        px->n_idle = kept;
+        pthread_mutex_unlock(&px->pool_lock);
+        for (i = 0; i < n; i++)
+            uc_close(px, victims[i]);
+    } while (n == PX_SWEEP_BATCH);
 }
 
 /* ---------------------------------------------------------------- I/O */
