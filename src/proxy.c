@@ -405,6 +405,45 @@ static void set_deadline(struct moat_exchange *ex, unsigned ms)
     atomic_store(&ex->deadline_ms, ms == 0 ? 0 : moat_now_ms() + ms);
 }
 
+/* Wraps the new upstream socket fd for ex: TLS state for an https:// upstream
+ * and the epoll registration. Returns the upconn, or NULL with fd closed and
+ * *status / *reason set for io_fail. */
+static struct upconn *uc_open(struct moat_proxy *px, struct moat_exchange *ex, int fd, int *status,
+                              const char **reason)
+{
+    struct upconn *uc = calloc(1, sizeof(*uc));
+    struct epoll_event ev;
+
+    *status = 503;
+    *reason = "memory";
+    if (uc == NULL)
+        goto fail;
+    uc->fd = fd;
+    if (px->tls != NULL) {
+        uc->tls = moat_uptls_conn_new(px->tls, fd);
+        if (uc->tls == NULL)
+            goto fail;
+    }
+    uc->ex = ex; /* visible to events from the moment it is registered */
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = uc;
+    if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        *status = 502;
+        *reason = "connect";
+        goto fail;
+    }
+    goto out;
+fail:
+    if (uc != NULL)
+        moat_uptls_conn_free(uc->tls);
+    free(uc);
+    uc = NULL;
+    moat_upstream_close(px->up, fd);
+out:
+    return uc;
+}
+
 /* Gets an upstream connection: pooled first, else a new non-blocking connect. */
 static void io_start(struct moat_exchange *ex, int allow_pool)
 {
@@ -412,9 +451,9 @@ static void io_start(struct moat_exchange *ex, int allow_pool)
     const struct moat_config *cfg = px->cfg;
     const char *why = "connect";
     struct upconn *uc = allow_pool ? pool_take(px, ex) : NULL;
-    struct epoll_event ev;
     int pending = 0;
     int fd = -1;
+    int status;
     int rc;
 
     ex->reused = uc != NULL;
@@ -426,28 +465,9 @@ static void io_start(struct moat_exchange *ex, int allow_pool)
             io_fail(ex, strcmp(why, "limit") == 0 ? 503 : 502, why);
             return;
         }
-        uc = calloc(1, sizeof(*uc));
+        uc = uc_open(px, ex, fd, &status, &why);
         if (uc == NULL) {
-            moat_upstream_close(px->up, fd);
-            io_fail(ex, 503, "memory");
-            return;
-        }
-        uc->fd = fd;
-        if (px->tls != NULL && (uc->tls = moat_uptls_conn_new(px->tls, fd)) == NULL) {
-            moat_upstream_close(px->up, fd);
-            free(uc);
-            io_fail(ex, 503, "memory");
-            return;
-        }
-        uc->ex = ex; /* visible to events from the moment it is registered */
-        memset(&ev, 0, sizeof(ev));
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.ptr = uc;
-        if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            moat_uptls_conn_free(uc->tls);
-            moat_upstream_close(px->up, fd);
-            free(uc);
-            io_fail(ex, 502, "connect");
+            io_fail(ex, status, why);
             return;
         }
     }
