@@ -32,6 +32,37 @@ int moat_conntrack_client(struct MHD_Connection *conn, unsigned char addr[16], c
     return family;
 }
 
+/* Header walk state for moat_conntrack_headers. */
+struct ct_hdrs {
+    struct moat_hdr *hdrs; /* cap entries (the caller's) */
+    size_t cap;            /* capacity */
+    size_t n;              /* fields seen (may exceed cap: then only counted) */
+};
+
+static enum MHD_Result ct_hdr(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                              const char *value, size_t value_size)
+{
+    struct ct_hdrs *hc = cls;
+
+    (void)kind;
+    if (hc->n < hc->cap) {
+        hc->hdrs[hc->n].name = key;
+        hc->hdrs[hc->n].name_len = key_size;
+        hc->hdrs[hc->n].value = value != NULL ? value : "";
+        hc->hdrs[hc->n].value_len = value != NULL ? value_size : 0;
+    }
+    hc->n++;
+    return MHD_YES;
+}
+
+size_t moat_conntrack_headers(struct MHD_Connection *conn, struct moat_hdr *hdrs, size_t cap)
+{
+    struct ct_hdrs hc = {hdrs, cap, 0};
+
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, ct_hdr, &hc);
+    return hc.n;
+}
+
 void moat_conntrack_add(struct moat_conntrack *ct, struct moat_ct_conn *c,
                         struct MHD_Connection *conn, uint64_t deadline_ms)
 {

@@ -87,30 +87,6 @@ out:
     return ret;
 }
 
-/* ------------------------------------------------------- header collection */
-
-struct hdr_collect {
-    struct moat_hdr *hdrs; /* array of cap entries (owned by the caller) */
-    size_t cap;            /* capacity */
-    size_t n;              /* fields seen (may exceed cap: then only counted) */
-};
-
-static enum MHD_Result collect_hdr(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   size_t key_size, const char *value, size_t value_size)
-{
-    struct hdr_collect *hc = cls;
-
-    (void)kind;
-    if (hc->n < hc->cap) {
-        hc->hdrs[hc->n].name = key;
-        hc->hdrs[hc->n].name_len = key_size;
-        hc->hdrs[hc->n].value = value != NULL ? value : "";
-        hc->hdrs[hc->n].value_len = value != NULL ? value_size : 0;
-    }
-    hc->n++;
-    return MHD_YES;
-}
-
 /* ------------------------------------------------------- request handling */
 
 /* First call for a request: validate, frame the upstream head, start the exchange. */
@@ -121,7 +97,7 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     const struct moat_config *cfg = srv->cfg;
     struct moat_reqcheck_result res;
     struct moat_req_view view;
-    struct hdr_collect hc;
+    size_t cap = (size_t)cfg->limits.max_headers + 1, n_seen;
     struct moat_fwd_input in;
     const union MHD_ConnectionInfo *ci;
     struct conn_ctx *cc;
@@ -134,17 +110,15 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     int family;
     enum MHD_Result ret = MHD_NO;
 
-    memset(&hc, 0, sizeof(hc));
-    hc.cap = cfg->limits.max_headers + 1;
-    hc.hdrs = w->hdrs; /* the worker's scratch: its callbacks run on its thread only */
-    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_hdr, &hc);
+    /* w->hdrs is the worker's scratch: its callbacks run on its thread only. */
+    n_seen = moat_conntrack_headers(conn, w->hdrs, cap);
     memset(&view, 0, sizeof(view));
     view.method = method;
     view.version = version;
     view.target = rc->target;
-    view.hdrs = hc.hdrs;
-    view.n_hdrs = hc.n < hc.cap ? hc.n : hc.cap;
-    if (hc.n > cfg->limits.max_headers) {
+    view.hdrs = w->hdrs;
+    view.n_hdrs = n_seen < cap ? n_seen : cap;
+    if (n_seen > cfg->limits.max_headers) {
         res.status = 431;
         res.reason = "too_many_headers";
     } else {
