@@ -1,6 +1,8 @@
 /* conntrack.c - a listener's open connections and their head deadlines (see conntrack.h). */
 #include "moat/conntrack.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -17,13 +19,56 @@ void moat_conntrack_destroy(struct moat_conntrack *ct)
     pthread_mutex_destroy(&ct->lock);
 }
 
+int moat_conntrack_client(struct MHD_Connection *conn, unsigned char addr[16], char *text,
+                          size_t textlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    int family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, addr);
+
+    if (text != NULL &&
+        (family == AF_UNSPEC || inet_ntop(family, addr, text, (socklen_t)textlen) == NULL))
+        snprintf(text, textlen, "unknown");
+    return family;
+}
+
+/* Header walk state for moat_conntrack_headers. */
+struct ct_hdrs {
+    struct moat_hdr *hdrs; /* cap entries (the caller's) */
+    size_t cap;            /* capacity */
+    size_t n;              /* fields seen (may exceed cap: then only counted) */
+};
+
+static enum MHD_Result ct_hdr(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                              const char *value, size_t value_size)
+{
+    struct ct_hdrs *hc = cls;
+
+    (void)kind;
+    if (hc->n < hc->cap) {
+        hc->hdrs[hc->n].name = key;
+        hc->hdrs[hc->n].name_len = key_size;
+        hc->hdrs[hc->n].value = value != NULL ? value : "";
+        hc->hdrs[hc->n].value_len = value != NULL ? value_size : 0;
+    }
+    hc->n++;
+    return MHD_YES;
+}
+
+size_t moat_conntrack_headers(struct MHD_Connection *conn, struct moat_hdr *hdrs, size_t cap)
+{
+    struct ct_hdrs hc = {hdrs, cap, 0};
+
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, ct_hdr, &hc);
+    return hc.n;
+}
+
 void moat_conntrack_add(struct moat_conntrack *ct, struct moat_ct_conn *c,
                         struct MHD_Connection *conn, uint64_t deadline_ms)
 {
     const union MHD_ConnectionInfo *ci;
 
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    c->family = moat_connlimit_addr_of(ci != NULL ? ci->client_addr : NULL, c->addr);
+    c->family = moat_conntrack_client(conn, c->addr, NULL, 0);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     c->fd = ci != NULL ? ci->connect_fd : -1;
     c->peer_len = sizeof(c->peer);

@@ -189,43 +189,6 @@ out:
 
 /* ------------------------------------------------------- requests */
 
-struct hr_collect {
-    struct moat_hdr *hdrs; /* cap entries */
-    size_t cap;            /* capacity */
-    size_t n;              /* fields seen (may exceed cap) */
-};
-
-static enum MHD_Result hr_collect_hdr(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      size_t key_size, const char *value, size_t value_size)
-{
-    struct hr_collect *hc = cls;
-
-    (void)kind;
-    if (hc->n < hc->cap) {
-        hc->hdrs[hc->n].name = key;
-        hc->hdrs[hc->n].name_len = key_size;
-        hc->hdrs[hc->n].value = value != NULL ? value : "";
-        hc->hdrs[hc->n].value_len = value != NULL ? value_size : 0;
-    }
-    hc->n++;
-    return MHD_YES;
-}
-
-static void hr_client_ip(struct MHD_Connection *conn, char *out, size_t cap)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-
-    snprintf(out, cap, "unknown");
-    if (sa != NULL && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)cap);
-    else if (sa != NULL && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)cap);
-}
-
 /* 32 hex digits for X-Request-Id on a relay. */
 static void hr_request_id(char out[33])
 {
@@ -304,21 +267,19 @@ static enum MHD_Result hr_begin(struct moat_httpredir *h, struct MHD_Connection 
     struct moat_reqcheck_result res;
     struct moat_redirect_result dec;
     struct moat_req_view view;
-    struct hr_collect hc;
+    size_t cap = (size_t)h->cfg->limits.max_headers + 1, n_seen;
+    unsigned char addr[16];
     int rc;
 
-    hr_client_ip(conn, rq->client_ip, sizeof(rq->client_ip));
-    memset(&hc, 0, sizeof(hc));
-    hc.hdrs = h->hdrs;
-    hc.cap = h->cfg->limits.max_headers + 1;
-    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, hr_collect_hdr, &hc);
+    moat_conntrack_client(conn, addr, rq->client_ip, sizeof(rq->client_ip));
+    n_seen = moat_conntrack_headers(conn, h->hdrs, cap);
     memset(&view, 0, sizeof(view));
     view.method = method;
     view.version = version;
     view.target = rq->target;
-    view.hdrs = hc.hdrs;
-    view.n_hdrs = hc.n < hc.cap ? hc.n : hc.cap;
-    if (hc.n > h->cfg->limits.max_headers) {
+    view.hdrs = h->hdrs;
+    view.n_hdrs = n_seen < cap ? n_seen : cap;
+    if (n_seen > h->cfg->limits.max_headers) {
         res.status = 431;
         res.reason = "too_many_headers";
     } else {

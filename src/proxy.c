@@ -25,7 +25,7 @@
 #define PX_HEAD_SLACK 4096          /* forwarding headers added to the client's head */
 #define PX_CHUNK_OVERHEAD 24        /* "<hex>\r\n" + "\r\n" + final "0\r\n\r\n" room */
 #define PX_TICK_MS 100              /* deadline sweep period */
-#define PX_SWEEP_BATCH 64           /* exchanges handled per sweep pass */
+#define PX_SWEEP_BATCH 64           /* exchanges or idle connections handled per sweep pass */
 #define PX_FREE_MAX 64              /* exchanges kept for reuse */
 
 enum send_state {
@@ -269,27 +269,32 @@ static int pool_evict_oldest(struct moat_proxy *px)
     return uc != NULL;
 }
 
-/* Closes idle connections older than upstream.keepalive_timeout (or all). */
+/* Closes idle connections older than upstream.keepalive_timeout (or all), in
+ * batches of PX_SWEEP_BATCH so that no socket is closed under the pool lock. */
 static void pool_sweep(struct moat_proxy *px, int all)
 {
-    struct upconn *victims[64];
-    size_t n = 0, i, kept = 0;
+    struct upconn *victims[PX_SWEEP_BATCH];
+    size_t n, i, kept;
     uint64_t now = moat_now_ms();
 
-    pthread_mutex_lock(&px->pool_lock);
-    for (i = 0; i < px->n_idle; i++) {
-        struct upconn *uc = px->idle[i];
-        if (n < 64 && (all || now - uc->idle_since_ms >= px->cfg->upstream.keepalive_timeout_ms)) {
-            uc->idle = 0;
-            victims[n++] = uc;
-        } else {
-            px->idle[kept++] = uc;
+    do {
+        n = kept = 0;
+        pthread_mutex_lock(&px->pool_lock);
+        for (i = 0; i < px->n_idle; i++) {
+            struct upconn *uc = px->idle[i];
+            if (n < PX_SWEEP_BATCH &&
+                (all || now - uc->idle_since_ms >= px->cfg->upstream.keepalive_timeout_ms)) {
+                uc->idle = 0;
+                victims[n++] = uc;
+            } else {
+                px->idle[kept++] = uc;
+            }
         }
-    }
-    px->n_idle = kept;
-    pthread_mutex_unlock(&px->pool_lock);
-    for (i = 0; i < n; i++)
-        uc_close(px, victims[i]);
+        px->n_idle = kept;
+        pthread_mutex_unlock(&px->pool_lock);
+        for (i = 0; i < n; i++)
+            uc_close(px, victims[i]);
+    } while (n == PX_SWEEP_BATCH);
 }
 
 /* ---------------------------------------------------------------- I/O */
@@ -400,6 +405,45 @@ static void set_deadline(struct moat_exchange *ex, unsigned ms)
     atomic_store(&ex->deadline_ms, ms == 0 ? 0 : moat_now_ms() + ms);
 }
 
+/* Wraps the new upstream socket fd for ex: TLS state for an https:// upstream
+ * and the epoll registration. Returns the upconn, or NULL with fd closed and
+ * *status / *reason set for io_fail. */
+static struct upconn *uc_open(struct moat_proxy *px, struct moat_exchange *ex, int fd, int *status,
+                              const char **reason)
+{
+    struct upconn *uc = calloc(1, sizeof(*uc));
+    struct epoll_event ev;
+
+    *status = 503;
+    *reason = "memory";
+    if (uc == NULL)
+        goto fail;
+    uc->fd = fd;
+    if (px->tls != NULL) {
+        uc->tls = moat_uptls_conn_new(px->tls, fd);
+        if (uc->tls == NULL)
+            goto fail;
+    }
+    uc->ex = ex; /* visible to events from the moment it is registered */
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = uc;
+    if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        *status = 502;
+        *reason = "connect";
+        goto fail;
+    }
+    goto out;
+fail:
+    if (uc != NULL)
+        moat_uptls_conn_free(uc->tls);
+    free(uc);
+    uc = NULL;
+    moat_upstream_close(px->up, fd);
+out:
+    return uc;
+}
+
 /* Gets an upstream connection: pooled first, else a new non-blocking connect. */
 static void io_start(struct moat_exchange *ex, int allow_pool)
 {
@@ -407,9 +451,9 @@ static void io_start(struct moat_exchange *ex, int allow_pool)
     const struct moat_config *cfg = px->cfg;
     const char *why = "connect";
     struct upconn *uc = allow_pool ? pool_take(px, ex) : NULL;
-    struct epoll_event ev;
     int pending = 0;
     int fd = -1;
+    int status;
     int rc;
 
     ex->reused = uc != NULL;
@@ -421,28 +465,9 @@ static void io_start(struct moat_exchange *ex, int allow_pool)
             io_fail(ex, strcmp(why, "limit") == 0 ? 503 : 502, why);
             return;
         }
-        uc = calloc(1, sizeof(*uc));
+        uc = uc_open(px, ex, fd, &status, &why);
         if (uc == NULL) {
-            moat_upstream_close(px->up, fd);
-            io_fail(ex, 503, "memory");
-            return;
-        }
-        uc->fd = fd;
-        if (px->tls != NULL && (uc->tls = moat_uptls_conn_new(px->tls, fd)) == NULL) {
-            moat_upstream_close(px->up, fd);
-            free(uc);
-            io_fail(ex, 503, "memory");
-            return;
-        }
-        uc->ex = ex; /* visible to events from the moment it is registered */
-        memset(&ev, 0, sizeof(ev));
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.ptr = uc;
-        if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            moat_uptls_conn_free(uc->tls);
-            moat_upstream_close(px->up, fd);
-            free(uc);
-            io_fail(ex, 502, "connect");
+            io_fail(ex, status, why);
             return;
         }
     }

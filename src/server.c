@@ -87,55 +87,6 @@ out:
     return ret;
 }
 
-/* ------------------------------------------------------- header collection */
-
-struct hdr_collect {
-    struct moat_hdr *hdrs; /* array of cap entries (owned by the caller) */
-    size_t cap;            /* capacity */
-    size_t n;              /* fields seen (may exceed cap: then only counted) */
-};
-
-static enum MHD_Result collect_hdr(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   size_t key_size, const char *value, size_t value_size)
-{
-    struct hdr_collect *hc = cls;
-
-    (void)kind;
-    if (hc->n < hc->cap) {
-        hc->hdrs[hc->n].name = key;
-        hc->hdrs[hc->n].name_len = key_size;
-        hc->hdrs[hc->n].value = value != NULL ? value : "";
-        hc->hdrs[hc->n].value_len = value != NULL ? value_size : 0;
-    }
-    hc->n++;
-    return MHD_YES;
-}
-
-/* Fills family/addr bytes/text of the client address. */
-static void client_addr(struct MHD_Connection *conn, int *family, unsigned char *addr, char *text,
-                        size_t textlen)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-
-    *family = AF_UNIX;
-    snprintf(text, textlen, "unknown");
-    if (sa == NULL)
-        return;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)sa;
-        *family = AF_INET;
-        memcpy(addr, &in4->sin_addr, 4);
-        inet_ntop(AF_INET, &in4->sin_addr, text, (socklen_t)textlen);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        *family = AF_INET6;
-        memcpy(addr, &in6->sin6_addr, 16);
-        inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)textlen);
-    }
-}
-
 /* ------------------------------------------------------- request handling */
 
 /* First call for a request: validate, frame the upstream head, start the exchange. */
@@ -146,7 +97,7 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     const struct moat_config *cfg = srv->cfg;
     struct moat_reqcheck_result res;
     struct moat_req_view view;
-    struct hdr_collect hc;
+    size_t cap = (size_t)cfg->limits.max_headers + 1, n_seen;
     struct moat_fwd_input in;
     const union MHD_ConnectionInfo *ci;
     struct conn_ctx *cc;
@@ -159,17 +110,15 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     int family;
     enum MHD_Result ret = MHD_NO;
 
-    memset(&hc, 0, sizeof(hc));
-    hc.cap = cfg->limits.max_headers + 1;
-    hc.hdrs = w->hdrs; /* the worker's scratch: its callbacks run on its thread only */
-    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, collect_hdr, &hc);
+    /* w->hdrs is the worker's scratch: its callbacks run on its thread only. */
+    n_seen = moat_conntrack_headers(conn, w->hdrs, cap);
     memset(&view, 0, sizeof(view));
     view.method = method;
     view.version = version;
     view.target = rc->target;
-    view.hdrs = hc.hdrs;
-    view.n_hdrs = hc.n < hc.cap ? hc.n : hc.cap;
-    if (hc.n > cfg->limits.max_headers) {
+    view.hdrs = w->hdrs;
+    view.n_hdrs = n_seen < cap ? n_seen : cap;
+    if (n_seen > cfg->limits.max_headers) {
         res.status = 431;
         res.reason = "too_many_headers";
     } else {
@@ -182,11 +131,11 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
         goto out;
     }
 
-    client_addr(conn, &family, addr, rc->client_ip, sizeof(rc->client_ip));
+    family = moat_conntrack_client(conn, addr, rc->client_ip, sizeof(rc->client_ip));
     srv_random16(srv, rnd);
     sodium_bin2hex(generated, sizeof(generated), rnd, sizeof(rnd));
     memset(&in, 0, sizeof(in));
-    in.client_trusted = family != AF_UNIX &&
+    in.client_trusted = family != AF_UNSPEC &&
                         moat_cidr_match(cfg->proxy.trusted, cfg->proxy.n_trusted, family, addr);
     /* A well-formed client id is kept (it correlates logs across hops); one is
      * generated only when absent, and not at all when proxy.request_id is off. */
@@ -198,7 +147,7 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
     in.hdrs = view.hdrs;
     in.n_hdrs = view.n_hdrs;
     in.client_family = family;
-    in.client_addr = family == AF_UNIX ? NULL : addr;
+    in.client_addr = family == AF_UNSPEC ? NULL : addr;
     in.client_ip = rc->client_ip;
     in.proto = "https";
     in.request_id = rc->request_id;

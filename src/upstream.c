@@ -164,17 +164,18 @@ fail:
 
 int moat_upstream_start(struct moat_upstream *up, char *err, size_t errlen)
 {
-    const struct moat_config *cfg = up->cfg;
+    int rc = 0;
 
-    if (up->resolver_running || cfg->upstream.addr.kind == MOAT_UPSTREAM_UNIX ||
-        is_literal(cfg->upstream.addr.host))
-        return 0;
+    if (up->resolver_running || !moat_upstream_resolver_needed(up->cfg))
+        goto out;
     if (pthread_create(&up->resolver, NULL, up_resolver_main, up) != 0) {
         snprintf(err, errlen, "cannot start the resolver thread");
-        return -1;
+        rc = -1;
+        goto out;
     }
     up->resolver_running = 1;
-    return 0;
+out:
+    return rc;
 }
 
 int moat_upstream_resolver_needed(const struct moat_config *cfg)

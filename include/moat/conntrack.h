@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "moat/hdr.h"
+
 /* One tracked connection (embedded in the caller's context; the tracker only links it). */
 struct moat_ct_conn {
     struct moat_ct_conn *prev, *next; /* the tracker's list (its lock) */
@@ -39,6 +41,17 @@ void moat_conntrack_init(struct moat_conntrack *ct);
 
 /* Every connection must have been removed. */
 void moat_conntrack_destroy(struct moat_conntrack *ct);
+
+/* Returns the family of conn's client (AF_INET / AF_INET6, AF_UNSPEC when it
+ * is not an IP client), fills addr as moat_connlimit_addr_of does and, when
+ * text is not NULL, its printable form ("unknown" for AF_UNSPEC) in text[textlen]. */
+int moat_conntrack_client(struct MHD_Connection *conn, unsigned char addr[16], char *text,
+                          size_t textlen);
+
+/* Points hdrs[0..cap) at conn's request header fields (borrowed from
+ * libmicrohttpd until the request completes) and returns how many it has,
+ * which may exceed cap: only the first cap are stored. */
+size_t moat_conntrack_headers(struct MHD_Connection *conn, struct moat_hdr *hdrs, size_t cap);
 
 /* Fills c from conn (client key, fd and peer), sets its deadline and links it. */
 void moat_conntrack_add(struct moat_conntrack *ct, struct moat_ct_conn *c,

@@ -522,6 +522,49 @@ START_TEST(test_client_aborts_upload)
 }
 END_TEST
 
+START_TEST(test_pool_larger_than_a_sweep_batch)
+{
+    /* More idle upstream connections than two pool sweeps of 64 (one at
+     * shutdown, one when the engine is freed) used to close: the rest leaked
+     * at exit (LeakSanitizer then fails moat's exit status in the ASan run). */
+    enum { N = 140 };
+    static const struct h_step slow_script[] = {
+        H_SLEEP(3000), H_SEND("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), H_END};
+    static const char *const env[] = {"MOAT_SERVER_WORKERS=1", "MOAT_UPSTREAM_MAX_IDLE=200",
+                                      "MOAT_SERVER_MAX_CONNECTIONS_PER_IP=200",
+                                      "MOAT_UPSTREAM_KEEPALIVE_TIMEOUT=60s", NULL};
+    const struct h_step *const scripts[] = {slow_script};
+    struct h_upstream *u = harness_upstream_start(scripts, 1);
+    struct h_conn *c = calloc(N, sizeof(*c));
+    struct h_moat_opts o = {0};
+    struct h_moat m;
+    struct h_resp r;
+    int i;
+
+    ck_assert_ptr_nonnull(u);
+    ck_assert_ptr_nonnull(c);
+    o.upstream = harness_upstream_url(u);
+    o.env = env;
+    ck_assert_msg(harness_moat_start(&m, &o) == 0, "moat did not start");
+    for (i = 0; i < N; i++)
+        ck_assert_msg(harness_conn_open(&c[i], m.port) == 0, "connect %d: %s", i, c[i].error);
+    for (i = 0; i < N; i++)
+        ck_assert_int_eq(harness_conn_send_str(&c[i], "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                         0);
+    ck_assert_msg(harness_upstream_wait(u, N, 20000), "the upstream got %u requests",
+                  harness_upstream_requests(u));
+    for (i = 0; i < N; i++) {
+        ck_assert_int_eq(harness_read_response(&c[i], &r, NULL), 0);
+        ck_assert_int_eq(r.status, 200);
+        harness_resp_free(&r);
+        harness_conn_close(&c[i]);
+    }
+    free(c);
+    ck_assert_int_eq(harness_upstream_connections(u), N);
+    ck_assert_msg(harness_moat_stop(&m, 20000) == 0, "moat did not exit cleanly");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("upstream");
@@ -538,6 +581,7 @@ int main(void)
     tcase_add_test(pool, test_upstream_keepalive_timeout);
     tcase_add_test(pool, test_client_aborts_download);
     tcase_add_test(pool, test_client_aborts_upload);
+    tcase_add_test(pool, test_pool_larger_than_a_sweep_batch);
     suite_add_tcase(s, fail);
     suite_add_tcase(s, pool);
     return harness_run_suites(suites);
