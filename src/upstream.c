@@ -1,4 +1,5 @@
-/* upstream.c - upstream address resolution, non-blocking connect, keep-alive pool. */
+/* upstream.c - upstream address resolution, non-blocking connect, the open-connection count
+ * (the keep-alive pool itself is the proxy engine's, proxy.c). */
 #include "moat/upstream.h"
 
 #include <arpa/inet.h>
@@ -45,7 +46,7 @@ uint64_t moat_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int is_literal(const char *host)
+int moat_upstream_is_ip_literal(const char *host)
 {
     unsigned char tmp[16];
 
@@ -67,7 +68,7 @@ static int up_resolve(struct moat_upstream *up, char *err, size_t errlen)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_ADDRCONFIG;
-    if (is_literal(up->cfg->upstream.addr.host))
+    if (moat_upstream_is_ip_literal(up->cfg->upstream.addr.host))
         hints.ai_flags = AI_NUMERICHOST;
     snprintf(port, sizeof(port), "%u", (unsigned)up->cfg->upstream.addr.port);
     gai = getaddrinfo(up->cfg->upstream.addr.host, port, &hints, &res);
@@ -180,7 +181,8 @@ out:
 
 int moat_upstream_resolver_needed(const struct moat_config *cfg)
 {
-    return cfg->upstream.addr.kind != MOAT_UPSTREAM_UNIX && !is_literal(cfg->upstream.addr.host);
+    return cfg->upstream.addr.kind != MOAT_UPSTREAM_UNIX &&
+           !moat_upstream_is_ip_literal(cfg->upstream.addr.host);
 }
 
 int moat_upstream_connect(struct moat_upstream *up, int *fd_out, int *pending, const char **why)

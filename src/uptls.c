@@ -2,7 +2,6 @@
  * and non-blocking per-connection calls (see uptls.h). */
 #include "moat/uptls.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "moat/log.h"
+#include "moat/upstream.h"
 
 struct moat_uptls {
     SSL_CTX *ctx;                /* client context (verify peer, TLS >= 1.2) */
@@ -35,13 +35,6 @@ static void ossl_err(char *buf, size_t cap)
     ERR_clear_error();
 }
 
-static int is_ip_literal(const char *s)
-{
-    unsigned char bin[16];
-
-    return inet_pton(AF_INET, s, bin) == 1 || inet_pton(AF_INET6, s, bin) == 1;
-}
-
 int moat_uptls_new(const struct moat_config *cfg, struct moat_uptls **out, char *err, size_t errlen)
 {
     struct moat_uptls *t = NULL;
@@ -62,7 +55,7 @@ int moat_uptls_new(const struct moat_config *cfg, struct moat_uptls **out, char 
     }
     snprintf(t->name, sizeof(t->name), "%s", name);
     snprintf(t->ca_file, sizeof(t->ca_file), "%s", ca);
-    t->name_is_ip = is_ip_literal(t->name);
+    t->name_is_ip = moat_upstream_is_ip_literal(t->name);
     ERR_clear_error();
     t->ctx = SSL_CTX_new(TLS_client_method());
     if (t->ctx == NULL) {

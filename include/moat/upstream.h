@@ -55,6 +55,9 @@ void moat_upstream_close(struct moat_upstream *up, int fd);
 /* Copies the current gauges. */
 void moat_upstream_stats_get(struct moat_upstream *up, struct moat_upstream_stats *out);
 
+/* 1 when host is an IPv4 or IPv6 address literal (no brackets), else 0. Pure. */
+int moat_upstream_is_ip_literal(const char *host);
+
 /* The TLS context for an https:// upstream (owned by up), or NULL. */
 struct moat_uptls *moat_upstream_tls(struct moat_upstream *up);
 
