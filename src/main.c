@@ -926,12 +926,11 @@ static void log_http_listening(const struct moat_runtime *rt)
 /* Logs the HTTPS listener's "listening" event (the last line of startup). */
 static void log_listening(const struct moat_config *cfg)
 {
+    struct moat_bind_addr b = {.kind = MOAT_BIND_TCP, .tcp = cfg->server.listen};
     struct moat_logline l;
     char addr[MOAT_CFG_STR + 16];
 
-    snprintf(addr, sizeof(addr), "%s%s%s:%u", cfg->server.listen.family == AF_INET6 ? "[" : "",
-             cfg->server.listen.host, cfg->server.listen.family == AF_INET6 ? "]" : "",
-             (unsigned)cfg->server.listen.port);
+    (void)moat_config_format_bind(&b, addr, sizeof(addr)); /* truncated at worst */
     moat_logline_begin(&l, MOAT_LOG_INFO, "listening");
     moat_logline_str(&l, "listener", "https");
     moat_logline_str(&l, "addr", addr);
