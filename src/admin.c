@@ -191,7 +191,7 @@ static enum MHD_Result adm_shutdown(struct moat_admin *adm, struct MHD_Connectio
     struct moat_sd_answer ans;
     struct adm_auth auth;
     struct MHD_Response *r;
-    unsigned char addr[16] = {0};
+    unsigned char addr[16];
     char client[INET6_ADDRSTRLEN] = "unix";
     char retry[16];
     enum MHD_Result ret;
@@ -199,14 +199,9 @@ static enum MHD_Result adm_shutdown(struct moat_admin *adm, struct MHD_Connectio
     memset(&sr, 0, sizeof(sr));
     memset(&auth, 0, sizeof(auth));
     sr.listener = "admin";
-    sr.family = AF_UNIX;
-    if (sa != NULL && sa->sa_family == AF_INET) {
-        sr.family = AF_INET;
-        memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-    } else if (sa != NULL && sa->sa_family == AF_INET6) {
-        sr.family = AF_INET6;
-        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-    }
+    sr.family = moat_connlimit_addr_of(sa, addr);
+    if (sr.family == AF_UNSPEC)
+        sr.family = AF_UNIX; /* no IP address: the Unix socket */
     if (sr.family != AF_UNIX) {
         inet_ntop(sr.family, addr, client, sizeof(client));
         sr.addr = addr;

@@ -554,26 +554,37 @@ static int apply_flags(struct moat_config *cfg, int argc, char **argv, char *err
     return r;
 }
 
+/* The duration key section.name (have_ms) must be at least need_ms, which
+ * `what` explains; else err names the key, its value and where it was set. */
+static int check_at_least(const struct moat_config *cfg, const char *section, const char *name,
+                          uint64_t have_ms, uint64_t need_ms, const char *what, char *err,
+                          size_t errlen)
+{
+    int idx = moat_cfg_key_find(section, name);
+    char have[32];
+    char want[32];
+    char where[MOAT_CFG_PATH + 32];
+
+    if (idx < 0 || have_ms >= need_ms)
+        return 0;
+    moat_cfg_format_duration(have_ms, have, sizeof have);
+    moat_cfg_format_duration(need_ms, want, sizeof want);
+    moat_cfg_source_text(cfg, (size_t)idx, where, sizeof where);
+    snprintf(err, errlen, "%s.%s = \"%s\" (%s): must be at least %s (%s)", section, name, have,
+             where, what, want);
+    return -1;
+}
+
 /* admin.ready_max_age must leave room for a whole check period, or /readyz
  * would flap between two successful checks. */
 static int check_ready_age(const struct moat_config *cfg, char *err, size_t errlen)
 {
     uint64_t need = (uint64_t)cfg->admin.ready_interval_ms + cfg->admin.ready_timeout_ms;
-    int idx = moat_cfg_key_find("admin", "ready_max_age");
-    char have[32];
-    char want[32];
-    char where[MOAT_CFG_PATH + 32];
 
-    if (idx < 0 || cfg->admin.ready_interval_ms == 0 || cfg->admin.ready_max_age_ms >= need)
+    if (cfg->admin.ready_interval_ms == 0)
         return 0;
-    moat_cfg_format_duration(cfg->admin.ready_max_age_ms, have, sizeof have);
-    moat_cfg_format_duration(need, want, sizeof want);
-    moat_cfg_source_text(cfg, (size_t)idx, where, sizeof where);
-    snprintf(err, errlen,
-             "admin.ready_max_age = \"%s\" (%s): must be at least admin.ready_interval + "
-             "admin.ready_timeout (%s)",
-             have, where, want);
-    return -1;
+    return check_at_least(cfg, "admin", "ready_max_age", cfg->admin.ready_max_age_ms, need,
+                          "admin.ready_interval + admin.ready_timeout", err, errlen);
 }
 
 /* The upstream's TLS settings only mean something for an https:// upstream:
@@ -605,20 +616,8 @@ static int check_upstream_tls(const struct moat_config *cfg, char *err, size_t e
 /* shutdown.max_cooldown must be at least shutdown.cooldown. */
 static int check_cooldowns(const struct moat_config *cfg, char *err, size_t errlen)
 {
-    int idx = moat_cfg_key_find("shutdown", "max_cooldown");
-    char have[32];
-    char want[32];
-    char where[MOAT_CFG_PATH + 32];
-
-    if (idx < 0 || cfg->shutdown.max_cooldown_ms >= cfg->shutdown.cooldown_ms)
-        return 0;
-    moat_cfg_format_duration(cfg->shutdown.max_cooldown_ms, have, sizeof have);
-    moat_cfg_format_duration(cfg->shutdown.cooldown_ms, want, sizeof want);
-    moat_cfg_source_text(cfg, (size_t)idx, where, sizeof where);
-    snprintf(err, errlen,
-             "shutdown.max_cooldown = \"%s\" (%s): must be at least shutdown.cooldown (%s)", have,
-             where, want);
-    return -1;
+    return check_at_least(cfg, "shutdown", "max_cooldown", cfg->shutdown.max_cooldown_ms,
+                          cfg->shutdown.cooldown_ms, "shutdown.cooldown", err, errlen);
 }
 
 int moat_config_load(struct moat_config *cfg, struct moat_cli *cli, int argc, char **argv,

@@ -5,6 +5,7 @@
 
 #include "config_int.h"
 #include "moat/cookie.h"
+#include "moat/hdr.h"
 #include "moat/secheaders.h"
 
 /* A managed header configured by a value key and a mode key. */
@@ -88,7 +89,8 @@ static int set_remove(const struct moat_config *cfg, struct moat_secheaders *p, 
     const char *v = cfg->headers.remove;
     char name[MOAT_SECH_NAME_MAX + 1];
     char why[256];
-    size_t i = 0, n;
+    const char *item;
+    size_t pos = 0, n;
     int rc = -1;
 
     if (v[0] == '\0')
@@ -96,22 +98,17 @@ static int set_remove(const struct moat_config *cfg, struct moat_secheaders *p, 
     moat_secheaders_clear_remove(p);
     if (strcmp(v, "none") == 0)
         return 0;
-    while (v[i] != '\0') {
-        n = strcspn(v + i, ", \t");
-        if (n > 0) {
-            if (n >= sizeof(name)) {
-                key_error(cfg, "headers", "remove", v, "a name is too long", err, errlen);
-                goto out;
-            }
-            memcpy(name, v + i, n);
-            name[n] = '\0';
-            if (moat_secheaders_add_remove(p, name, why, sizeof(why)) != 0) {
-                key_error(cfg, "headers", "remove", v, why, err, errlen);
-                goto out;
-            }
+    while ((item = moat_hdr_list_next(v, &pos, &n)) != NULL) {
+        if (n >= sizeof(name)) {
+            key_error(cfg, "headers", "remove", v, "a name is too long", err, errlen);
+            goto out;
         }
-        i += n;
-        i += strspn(v + i, ", \t");
+        memcpy(name, item, n);
+        name[n] = '\0';
+        if (moat_secheaders_add_remove(p, name, why, sizeof(why)) != 0) {
+            key_error(cfg, "headers", "remove", v, why, err, errlen);
+            goto out;
+        }
     }
     rc = 0;
 out:

@@ -573,16 +573,14 @@ static int check_samesite(const char *value, const char **why)
 /* Validates a list of header or cookie names: tokens separated by commas and/or spaces. */
 static int check_names(const char *value, const char **why)
 {
-    size_t i = 0, n;
+    const char *item;
+    size_t pos = 0, n;
 
-    while (value[i] != '\0') {
-        n = strcspn(value + i, ", \t");
-        if (n > 0 && !moat_hdr_is_token(value + i, n)) {
+    while ((item = moat_hdr_list_next(value, &pos, &n)) != NULL) {
+        if (!moat_hdr_is_token(item, n)) {
             *why = "must be names (RFC 9110 tokens) separated by commas";
             return -1;
         }
-        i += n;
-        i += strspn(value + i, ", \t");
     }
     return 0;
 }
@@ -677,22 +675,18 @@ static int check_host_name(const char *value, const char **why)
 static int check_host_list(const char *value, const char **why)
 {
     char name[MOAT_CFG_STR];
-    size_t i = 0, n;
+    const char *item;
+    size_t pos = 0, n;
 
-    while (value[i] != '\0') {
-        n = strcspn(value + i, ", \t");
-        if (n > 0) {
-            if (n >= sizeof(name)) {
-                *why = "a name is too long";
-                return -1;
-            }
-            memcpy(name, value + i, n);
-            name[n] = '\0';
-            if (check_host_name(name, why) != 0)
-                return -1;
+    while ((item = moat_hdr_list_next(value, &pos, &n)) != NULL) {
+        if (n >= sizeof(name)) {
+            *why = "a name is too long";
+            return -1;
         }
-        i += n;
-        i += strspn(value + i, ", \t");
+        memcpy(name, item, n);
+        name[n] = '\0';
+        if (check_host_name(name, why) != 0)
+            return -1;
     }
     return 0;
 }

@@ -122,25 +122,18 @@ static int parse(const char *v, size_t len, struct attrs *at)
     return 0;
 }
 
-static int is_sep(char c)
-{
-    return c == ',' || c == ' ' || c == '\t';
-}
-
 /* True when the cookie's name is in the policy's script-readable list. */
 static int readable(const struct moat_cookie_policy *p, const char *name, size_t len)
 {
     const char *s = p->script_readable;
+    const char *item;
+    size_t pos = 0, n;
 
-    while (s != NULL && *s != '\0') {
-        size_t n;
-
-        while (is_sep(*s))
-            s++;
-        n = strcspn(s, ", \t");
-        if (n > 0 && n == len && memcmp(s, name, n) == 0)
+    if (s == NULL)
+        return 0;
+    while ((item = moat_hdr_list_next(s, &pos, &n)) != NULL) {
+        if (n == len && memcmp(item, name, n) == 0)
             return 1;
-        s += n;
     }
     return 0;
 }
@@ -199,6 +192,8 @@ int moat_cookie_samesite_parse(const char *s, enum moat_cookie_samesite *out)
 int moat_cookie_policy_check(const struct moat_cookie_policy *p, char *err, size_t errlen)
 {
     const char *s = p->script_readable;
+    const char *item;
+    size_t pos = 0, n;
 
     if (s != NULL && strlen(s) > MOAT_COOKIE_NAMES_MAX) {
         if (err != NULL && errlen > 0)
@@ -206,20 +201,14 @@ int moat_cookie_policy_check(const struct moat_cookie_policy *p, char *err, size
                            MOAT_COOKIE_NAMES_MAX);
         return -1;
     }
-    while (s != NULL && *s != '\0') {
-        size_t n;
-
-        while (is_sep(*s))
-            s++;
-        n = strcspn(s, ", \t");
-        if (n > 0 && !moat_hdr_is_token(s, n)) {
+    while (s != NULL && (item = moat_hdr_list_next(s, &pos, &n)) != NULL) {
+        if (!moat_hdr_is_token(item, n)) {
             if (err != NULL && errlen > 0)
                 (void)snprintf(err, errlen,
                                "script-readable cookie names: \"%.*s\" is not a cookie name",
-                               (int)(n > 64 ? 64 : n), s);
+                               (int)(n > 64 ? 64 : n), item);
             return -1;
         }
-        s += n;
     }
     return 0;
 }

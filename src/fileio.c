@@ -24,7 +24,9 @@ int moat_file_read(const char *path, const char *what, size_t max, char **out, s
     *out = NULL;
     *len = 0;
     *cap = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: opening a FIFO planted at the path must not wait for a
+     * writer (it is then refused as not a regular file). */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open %s %s: %s", what, path, strerror(errno));
         goto out;

@@ -74,3 +74,15 @@ int moat_hdr_name_is(const struct moat_hdr *h, const char *lit)
 {
     return moat_hdr_eq_ci(h->name, h->name_len, lit);
 }
+
+const char *moat_hdr_list_next(const char *s, size_t *pos, size_t *len)
+{
+    const char *item = NULL;
+    size_t i = *pos + strspn(s + *pos, ", \t");
+
+    *len = strcspn(s + i, ", \t");
+    if (*len > 0)
+        item = s + i;
+    *pos = i + *len;
+    return item;
+}

@@ -1,13 +1,11 @@
 /* main.c - moat's entry point: configuration, TLS material, startup, signals
  * and draining shutdown. */
 #include <errno.h>
-#include <grp.h>
 #include <gnutls/gnutls.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -572,47 +570,21 @@ static int admin_prepare(struct moat_runtime *rt)
     return 0;
 }
 
-/* Resolves sandbox.user and sandbox.group to numeric ids (names through the
- * passwd and group databases). Returns 0 or -1. */
-static int target_ids(const struct moat_config *cfg, uid_t *uid, gid_t *gid)
-{
-    const struct passwd *pw;
-    const struct group *gr;
-    uint32_t id;
-
-    if (moat_privs_parse_id(cfg->sandbox.user, &id) == 0) {
-        *uid = (uid_t)id;
-    } else {
-        pw = getpwnam(cfg->sandbox.user);
-        if (pw == NULL)
-            return -1;
-        *uid = pw->pw_uid;
-    }
-    if (moat_privs_parse_id(cfg->sandbox.group, &id) == 0) {
-        *gid = (gid_t)id;
-    } else {
-        gr = getgrnam(cfg->sandbox.group);
-        if (gr == NULL)
-            return -1;
-        *gid = gr->gr_gid;
-    }
-    return 0;
-}
-
 /* --dev started as root: hands the state directory and the generated pair to
  * the user moat is about to become, so a SIGHUP can read (and renew) them.
  * Returns 0, or -1 (logged). */
-static int dev_chown(const struct moat_runtime *rt)
+static int dev_chown(const struct moat_runtime *rt, const struct moat_privs_cfg *pc)
 {
     const char *paths[3];
+    char err[512];
     uid_t uid;
     gid_t gid;
     size_t i;
 
-    if (rt->dev_dir[0] == '\0' || geteuid() != 0 || rt->cfg.sandbox.allow_root)
+    if (rt->dev_dir[0] == '\0' || geteuid() != 0 || pc->allow_root)
         return 0;
-    if (target_ids(&rt->cfg, &uid, &gid) != 0) {
-        moat_log(MOAT_LOG_ERROR, "privileges_drop_failed", "unknown sandbox.user or sandbox.group");
+    if (moat_privs_resolve(pc, &uid, &gid, err, sizeof(err)) != 0) {
+        moat_log(MOAT_LOG_ERROR, "privileges_drop_failed", "%s", err);
         return -1;
     }
     paths[0] = rt->dev_dir;
@@ -651,8 +623,6 @@ static int privs_drop(struct moat_runtime *rt)
     struct moat_logline l;
     char err[512];
 
-    if (dev_chown(rt) != 0)
-        return -1;
     memset(&pc, 0, sizeof(pc));
     pc.user = rt->cfg.sandbox.user;
     pc.group = rt->cfg.sandbox.group;
@@ -661,6 +631,8 @@ static int privs_drop(struct moat_runtime *rt)
      * moat's user and needs none. */
     pc.keep_kill = moat_shutdown_enabled(rt->sd) &&
                    (rt->sd_target.kind == MOAT_SD_PIDFILE || rt->sd_target.kind == MOAT_SD_PROCESS);
+    if (dev_chown(rt, &pc) != 0)
+        return -1;
     if (moat_privs_drop(&pc, &outcome, err, sizeof(err)) != 0) {
         moat_log(MOAT_LOG_ERROR, "privileges_drop_failed", "%s", err);
         return -1;
@@ -954,12 +926,11 @@ static void log_http_listening(const struct moat_runtime *rt)
 /* Logs the HTTPS listener's "listening" event (the last line of startup). */
 static void log_listening(const struct moat_config *cfg)
 {
+    struct moat_bind_addr b = {.kind = MOAT_BIND_TCP, .tcp = cfg->server.listen};
     struct moat_logline l;
     char addr[MOAT_CFG_STR + 16];
 
-    snprintf(addr, sizeof(addr), "%s%s%s:%u", cfg->server.listen.family == AF_INET6 ? "[" : "",
-             cfg->server.listen.host, cfg->server.listen.family == AF_INET6 ? "]" : "",
-             (unsigned)cfg->server.listen.port);
+    (void)moat_config_format_bind(&b, addr, sizeof(addr)); /* truncated at worst */
     moat_logline_begin(&l, MOAT_LOG_INFO, "listening");
     moat_logline_str(&l, "listener", "https");
     moat_logline_str(&l, "addr", addr);

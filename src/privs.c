@@ -40,9 +40,8 @@ int moat_privs_parse_id(const char *s, uint32_t *id)
     return 0;
 }
 
-/* Resolves cfg->user / cfg->group to ids (see the header for the defaults). */
-static int privs_resolve(const struct moat_privs_cfg *cfg, uid_t *uid, gid_t *gid, char *err,
-                         size_t errlen)
+int moat_privs_resolve(const struct moat_privs_cfg *cfg, uid_t *uid, gid_t *gid, char *err,
+                       size_t errlen)
 {
     const char *user =
         (cfg->user != NULL && cfg->user[0] != '\0') ? cfg->user : MOAT_PRIVS_DEFAULT_ID;
@@ -281,7 +280,7 @@ int moat_privs_drop(const struct moat_privs_cfg *cfg, enum moat_privs_outcome *o
         rc = 0;
         goto out;
     }
-    if (privs_resolve(cfg, &uid, &gid, err, errlen) != 0)
+    if (moat_privs_resolve(cfg, &uid, &gid, err, errlen) != 0)
         goto out;
     if (uid == 0 || gid == 0) {
         moat_set_err(err, errlen,

@@ -2,8 +2,8 @@
  * matching, client-auth modes, expiry arithmetic. */
 #include "moat/tlsconf.h"
 
-#include <stdarg.h>
-#include <stdio.h>
+#include "moat/log.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -18,20 +18,6 @@
 static const char prio_intermediate[] =
     "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" TLS_SUITES;
 static const char prio_modern[] = "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:" TLS_SUITES;
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int moat_tls_profile_parse(const char *s, enum moat_tls_profile *out)
 {
@@ -142,28 +128,31 @@ int moat_tls_pairs_parse(const char *list, struct moat_tls_pair *out, size_t max
         len = strcspn(p, ",");
         ilen = trim_copy(p, len, item, sizeof(item));
         if (ilen < 0) {
-            set_err(err, errlen, "a certificate:key pair is too long");
+            moat_set_err(err, errlen, "a certificate:key pair is too long");
             goto out;
         }
         if (ilen == 0) {
             if (p[len] == ',' || p != list) {
-                set_err(err, errlen, "empty item in the list (two commas, or a comma at an end)");
+                moat_set_err(err, errlen,
+                             "empty item in the list (two commas, or a comma at an end)");
                 goto out;
             }
         } else {
             colon = strchr(item, ':');
             if (colon == NULL || strchr(colon + 1, ':') != NULL) {
-                set_err(err, errlen, "\"%s\" is not CERT:KEY (one colon between two paths)", item);
+                moat_set_err(err, errlen, "\"%s\" is not CERT:KEY (one colon between two paths)",
+                             item);
                 goto out;
             }
             if (*n >= max) {
-                set_err(err, errlen, "more than %zu certificate/key pairs", max);
+                moat_set_err(err, errlen, "more than %zu certificate/key pairs", max);
                 goto out;
             }
             if (trim_copy(item, (size_t)(colon - item), out[*n].cert, sizeof(out[*n].cert)) <= 0 ||
                 trim_copy(colon + 1, strlen(colon + 1), out[*n].key, sizeof(out[*n].key)) <= 0 ||
                 !path_ok(out[*n].cert) || !path_ok(out[*n].key)) {
-                set_err(err, errlen, "\"%s\": both paths must be absolute, without blanks", item);
+                moat_set_err(err, errlen, "\"%s\": both paths must be absolute, without blanks",
+                             item);
                 goto out;
             }
             (*n)++;
@@ -172,7 +161,8 @@ int moat_tls_pairs_parse(const char *list, struct moat_tls_pair *out, size_t max
         if (*p == ',') {
             p++;
             if (*p == '\0') {
-                set_err(err, errlen, "empty item in the list (two commas, or a comma at an end)");
+                moat_set_err(err, errlen,
+                             "empty item in the list (two commas, or a comma at an end)");
                 goto out;
             }
         }

@@ -1,8 +1,9 @@
 /* fileio.h - reading small files that may hold secrets (PEM keys, tokens).
  *
- * One careful reader instead of one per module: regular files only, a size
- * cap, a file that grows while being read is refused, and every buffer that
- * held file bytes is wiped before it is freed on every path. */
+ * One careful reader instead of one per module: regular files only (a FIFO
+ * is refused at once, not waited on), a size cap, a file that grows while
+ * being read is refused, and every buffer that held file bytes is wiped
+ * before it is freed on every path. */
 #ifndef MOAT_FILEIO_H
 #define MOAT_FILEIO_H
 

@@ -32,4 +32,10 @@ int moat_hdr_mem_eq_ci(const char *a, size_t alen, const char *b, size_t blen);
 /* ASCII case-insensitive compare of s[0..len) with the NUL-terminated lit. */
 int moat_hdr_eq_ci(const char *s, size_t len, const char *lit);
 
+/* Walks the NUL-terminated list s of names separated by commas, spaces and
+ * tabs (config values such as "a, b c"): returns the next name at or after
+ * *pos, with its length in *len, and moves *pos past it; NULL at the end of
+ * the list. The returned name points into s and is not NUL-terminated. */
+const char *moat_hdr_list_next(const char *s, size_t *pos, size_t *len);
+
 #endif

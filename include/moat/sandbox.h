@@ -56,6 +56,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define MOAT_SB_MAX_PATHS 16          /* read-only (and, separately, read-write) paths */
 #define MOAT_SB_PATH 1024             /* bytes for one path */
@@ -82,6 +83,12 @@ enum moat_privs_outcome {
 
 /* Parses a numeric uid/gid ("0".."4294967294", digits only). Returns 0 or -1. Pure. */
 int moat_privs_parse_id(const char *s, uint32_t *id);
+
+/* Resolves cfg->user and cfg->group to the ids moat_privs_drop() would take
+ * (names through the passwd and group databases; see struct moat_privs_cfg
+ * for the defaults). Returns 0, or -1 with err naming the key and value. */
+int moat_privs_resolve(const struct moat_privs_cfg *cfg, uid_t *uid, gid_t *gid, char *err,
+                       size_t errlen);
 
 /* Started as root (any of real/effective/saved uid 0): clears the ambient
  * capabilities, drops the bounding set (all but CAP_KILL when keep_kill), then

@@ -189,6 +189,9 @@ static void material_make(void)
     file_put("empty.pem", "", 0, 0644);
     pathof(p, sizeof(p), "adir");
     MUST(mkdir(p, 0700) == 0);
+    /* A FIFO at a key path: refused at once, never an open() waiting for a writer. */
+    pathof(p, sizeof(p), "afifo");
+    MUST(mkfifo(p, 0600) == 0);
 
     EVP_PKEY_free(k);
     X509_free(x);
@@ -238,6 +241,8 @@ static const struct pair_case pair_cases[] = {
     {"ec.pem", "nope.key", "cannot open key file", "", 0, 1, 0},
     {"adir", "ec.key", "is not a regular file", "", 0, 0, 0},
     {"ec.pem", "adir", "is not a regular file", "", 0, 1, 0},
+    {"afifo", "ec.key", "is not a regular file", "", 0, 0, 0},
+    {"ec.pem", "afifo", "is not a regular file", "", 0, 1, 0},
 };
 
 START_TEST(test_pair_table)

@@ -49,6 +49,42 @@ START_TEST(test_case_insensitive)
 }
 END_TEST
 
+struct list_case {
+    const char *s;
+    const char *joined; /* the names found, each followed by '/' */
+};
+
+static const struct list_case list_cases[] = {
+    {"", ""},
+    {" ,\t, ", ""},
+    {"a", "a/"},
+    {"a,b", "a/b/"},
+    {"  X-One,\tX-Two  three,", "X-One/X-Two/three/"},
+    {",,a,,", "a/"},
+};
+
+START_TEST(test_list_table)
+{
+    const struct list_case *c = &list_cases[_i];
+    char got[64] = "";
+    size_t pos = 0, len = 0, used = 0, steps = 0;
+    const char *item;
+
+    while ((item = moat_hdr_list_next(c->s, &pos, &len)) != NULL) {
+        ck_assert_uint_gt(len, 0);
+        ck_assert_uint_lt(used + len + 2, sizeof(got));
+        memcpy(got + used, item, len);
+        used += len;
+        got[used++] = '/';
+        got[used] = '\0';
+        ck_assert_uint_lt(++steps, 16);
+    }
+    ck_assert_uint_eq(len, 0);
+    ck_assert_uint_eq(pos, strlen(c->s));
+    ck_assert_str_eq(got, c->joined);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hdr");
@@ -58,6 +94,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_token_table, 0, sizeof(tok_cases) / sizeof(tok_cases[0]));
     tcase_add_test(tc, test_case_insensitive);
+    tcase_add_loop_test(tc, test_list_table, 0, sizeof(list_cases) / sizeof(list_cases[0]));
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -56,6 +56,41 @@ START_TEST(test_parse_id)
 }
 END_TEST
 
+/* The ids moat would become (also what --dev as root hands its pair to):
+ * numbers as given, names through the databases, unknown names refused with
+ * the key and value in the message. Needs no root. */
+START_TEST(test_resolve)
+{
+    struct moat_privs_cfg pc = {"4242", "4343", 0, 0};
+    struct passwd *pw = getpwuid(0);
+    char err[256] = "";
+    uid_t uid = 1;
+    gid_t gid = 1;
+
+    ck_assert_int_eq(moat_privs_resolve(&pc, &uid, &gid, err, sizeof(err)), 0);
+    ck_assert_uint_eq(uid, 4242);
+    ck_assert_uint_eq(gid, 4343);
+    pc.user = NULL;
+    pc.group = NULL;
+    ck_assert_int_eq(moat_privs_resolve(&pc, &uid, &gid, err, sizeof(err)), 0);
+    ck_assert_uint_eq(uid, 65532);
+    if (pw != NULL) {
+        pc.user = pw->pw_name;
+        ck_assert_int_eq(moat_privs_resolve(&pc, &uid, &gid, err, sizeof(err)), 0);
+        ck_assert_uint_eq(uid, 0);
+        ck_assert_uint_eq(gid, pw->pw_gid); /* no group: the user's primary group */
+    }
+    pc.user = "no-such-user-moat";
+    ck_assert_int_eq(moat_privs_resolve(&pc, &uid, &gid, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "sandbox.user \"no-such-user-moat\": no such user (use a numeric uid)");
+    pc.user = "4242";
+    pc.group = "no-such-group-moat";
+    ck_assert_int_eq(moat_privs_resolve(&pc, &uid, &gid, err, sizeof(err)), -1);
+    ck_assert_str_eq(err,
+                     "sandbox.group \"no-such-group-moat\": no such group (use a numeric gid)");
+}
+END_TEST
+
 /* ---- hardening, secrets ---- */
 
 static int child_harden(int out, void *arg)
@@ -497,6 +532,7 @@ static Suite *privs_suite(void)
 
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_parse_id, 0, (int)(sizeof(id_cases) / sizeof(id_cases[0])));
+    tcase_add_test(tc, test_resolve);
     tcase_add_test(tc, test_harden);
     tcase_add_test(tc, test_lock_secret);
     tcase_add_test(tc, test_lock_memory);
