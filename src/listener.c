@@ -194,8 +194,12 @@ int moat_server_listen_socket(const struct moat_listen_addr *la, char *err, size
     if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
-        snprintf(err, errlen, "cannot bind %s%s%s:%u: %s", la->family == AF_INET6 ? "[" : "",
-                 la->host, la->family == AF_INET6 ? "]" : "", (unsigned)la->port, strerror(errno));
+        struct moat_bind_addr b = {.kind = MOAT_BIND_TCP, .tcp = *la};
+        char addr[MOAT_CFG_STR + 16];
+
+        if (moat_config_format_bind(&b, addr, sizeof(addr)) != 0)
+            snprintf(addr, sizeof(addr), "?");
+        snprintf(err, errlen, "cannot bind %s: %s", addr, strerror(errno));
         goto fail;
     }
     if (listen(fd, 1024) != 0) {
