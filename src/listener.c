@@ -67,6 +67,7 @@ static void *worker_main(void *arg)
             break;
         }
         run_mhd = n == 0;
+        moat_proxy_set_busy(w->px, n > 0);
         for (i = 0; i < n; i++) {
             if (evs[i].data.ptr == &w->mhd_mark) {
                 run_mhd = 1;

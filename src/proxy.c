@@ -63,6 +63,7 @@ struct moat_exchange {
 
     /* client side */
     int suspended;            /* we suspended conn and owe it a resume */
+    uint64_t park_until_ms;   /* waiting for the head unsuspended until then (0 = not yet) */
     int mhd_gone;             /* request completed/aborted on the MHD side */
     enum moat_body_kind body; /* client body framing */
     int head_request;         /* method is HEAD */
@@ -119,6 +120,7 @@ struct moat_proxy {
     uint64_t last_sweep_ms;        /* last deadline sweep */
     uint64_t last_pool_ms;         /* last idle-pool sweep */
     atomic_uint active;            /* exchanges started and not io_done */
+    int busy;                      /* the worker's last wait returned events (worker thread) */
 
     pthread_mutex_t pool_lock; /* guards idle, n_idle, draining, upconn ex/idle */
     struct upconn **idle;      /* idle stack, cfg->upstream.max_idle entries */
@@ -933,6 +935,11 @@ struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_ups
     return px;
 }
 
+void moat_proxy_set_busy(struct moat_proxy *px, int busy)
+{
+    px->busy = busy;
+}
+
 int moat_proxy_epoll_fd(struct moat_proxy *px)
 {
     return px->epfd;
@@ -1172,6 +1179,24 @@ void moat_exchange_body_done(struct moat_exchange *ex)
     pthread_mutex_unlock(&ex->lock);
 }
 
+/* Whether the connection may wait for its head unsuspended (moat_proxy_set_busy):
+ * the worker is busy, the exchange's parking time is not over and nothing
+ * suspended it yet. Under ex->lock. */
+static int ex_park(struct moat_exchange *ex)
+{
+    uint64_t now;
+    int park = 0;
+
+    if (!ex->px->busy || ex->suspended || atomic_load(&ex->px->stopping))
+        goto out;
+    now = moat_now_ms();
+    if (ex->park_until_ms == 0)
+        ex->park_until_ms = now + MOAT_PROXY_PARK_MS;
+    park = now < ex->park_until_ms;
+out:
+    return park;
+}
+
 enum moat_exchange_wait moat_exchange_poll(struct moat_exchange *ex, int *status,
                                            const char **reason)
 {
@@ -1184,6 +1209,8 @@ enum moat_exchange_wait moat_exchange_poll(struct moat_exchange *ex, int *status
         *status = ex->fail_status;
         *reason = ex->fail_reason;
         rc = MOAT_EXCHANGE_FAILED;
+    } else if (ex_park(ex)) {
+        rc = MOAT_EXCHANGE_WAIT;
     } else if (ex_suspend(ex) == 0) {
         rc = MOAT_EXCHANGE_WAIT;
     } else {
@@ -1264,12 +1291,13 @@ static size_t ex_end_to_end(const struct moat_http1_resp *head, struct moat_hdr 
 }
 
 struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *status,
-                                            moat_exchange_fields_fn fields, void *arg)
+                                            size_t *inline_body, moat_exchange_fields_fn fields,
+                                            void *arg)
 {
     struct moat_hdr e2e[MOAT_HTTP1_MAX_HDRS];
     struct MHD_Response *r = NULL;
     uint64_t size = MHD_SIZE_UNKNOWN;
-    size_t block, avail;
+    size_t block, avail, inline_len = 0;
     int resume = 0;
 
     pthread_mutex_lock(&ex->lock);
@@ -1299,6 +1327,7 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
         if (r == NULL)
             goto out;
         ex->bytes_down = size;
+        inline_len = (size_t)size;
     } else {
         r = MHD_create_response_from_callback(size, block, ex_reader, ex, ex_reader_free);
         if (r == NULL)
@@ -1311,6 +1340,7 @@ struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *statu
         goto out;
     }
     *status = ex->head.status;
+    *inline_body = inline_len;
     /* From here the head's buffer holds body bytes. */
     if (io_begin_body(ex) != 0) {
         io_fail(ex, 502, "protocol");

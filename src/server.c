@@ -199,6 +199,7 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
     const char *reason = NULL;
     enum MHD_Result ret;
     int status = 502;
+    size_t inline_body = 0;
 
     switch (moat_exchange_poll(rc->ex, &status, &reason)) {
     case MOAT_EXCHANGE_WAIT:
@@ -211,13 +212,16 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
     }
     fc.srv = srv;
     fc.rc = rc;
-    r = moat_exchange_response(rc->ex, &status, srv_proxied_fields, &fc);
+    r = moat_exchange_response(rc->ex, &status, &inline_body, srv_proxied_fields, &fc);
     if (r == NULL) {
         rc->reason = "bad_response_head";
         return srv_queue_error(srv, conn, rc, 502, 0);
     }
     if (atomic_load(&srv->draining))
         MHD_add_response_header(r, "Connection", "close");
+    /* The body follows the head at once: one write carries both records. */
+    if (inline_body > 0 && rc->cc != NULL)
+        moat_tlspush_hold_next(&rc->cc->push);
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     rc->status = status;
@@ -342,6 +346,8 @@ static void srv_tls_watch(struct moat_server *srv, struct MHD_Connection *conn, 
     if (session == NULL)
         return;
     gnutls_db_set_ptr(session, cc);
+    moat_tlspush_init(&cc->push, gnutls_transport_get_int(session));
+    moat_tlspush_attach(&cc->push, session);
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
                                        srv_tls_finished);
     ret = moat_tlsticket_apply(srv->tls_opts.tickets, session);
@@ -514,6 +520,10 @@ void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         moat_exchange_release(rc->ex);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     cc = ci != NULL ? ci->socket_context : NULL;
+    /* Nothing is left held once the answer is out (a hold is always followed
+     * by the body's record; this only covers a body that never came). */
+    if (cc != NULL && cc->push.len > 0)
+        (void)moat_tlspush_flush(&cc->push);
     if (cc != NULL) /* idle allowance, then the next head must arrive within header_timeout */
         moat_conntrack_set_deadline(&srv->conns, &cc->ct,
                                     moat_now_ms() + srv->cfg->limits.client_idle_timeout_ms +
@@ -542,6 +552,7 @@ void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     }
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     cc = ci != NULL ? ci->socket_context : NULL;
+    rc->cc = cc;
     if (cc != NULL)
         moat_conntrack_cap_deadline(&srv->conns, &cc->ct, now + srv->cfg->limits.header_timeout_ms);
     return rc;
@@ -607,6 +618,7 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
     moat_conntrack_remove(&srv->conns, &cc->ct);
     moat_connlimit_remove(srv->climit, cc->ct.family, cc->ct.addr);
     free(cc->client_dn);
+    moat_tlspush_free(&cc->push);
     free(cc);
     *socket_context = NULL;
 }

@@ -22,6 +22,7 @@
 #include "moat/reqcheck.h"
 #include "moat/secheaders.h"
 #include "moat/server.h"
+#include "moat/tlspush.h"
 #include "moat/tlsstore.h"
 #include "moat/tlsticket.h"
 #include "moat/upstream.h"
@@ -34,6 +35,7 @@ struct conn_ctx {
     int client_auth;              /* enum moat_tls_client_auth for this connection */
     int dn_done;                  /* client_dn was looked up (worker thread only) */
     char *client_dn;              /* verified client subject, header-safe (owned), or NULL */
+    struct moat_tlspush push;     /* the transport GnuTLS writes through (srv_tls_watch) */
 };
 
 enum req_state {
@@ -50,6 +52,7 @@ struct req_ctx {
     uint64_t start_ms;                        /* request line received */
     enum req_state state;                     /* where the request is */
     struct moat_exchange *ex;                 /* proxy exchange (one reference), or NULL */
+    struct conn_ctx *cc;                      /* the connection's context (borrowed), or NULL */
     int status;                               /* status queued to the client, 0 = none */
     const char *reason;                       /* rejection / failure label, or NULL */
     uint64_t body_seen;                       /* body bytes received */

@@ -29,6 +29,8 @@
 #include "moat/reqcheck.h"
 #include "moat/upstream.h"
 
+#define MOAT_PROXY_PARK_MS 2 /* longest unsuspended wait for a response head */
+
 struct moat_proxy;    /* opaque engine */
 struct moat_exchange; /* opaque, one per proxied request */
 
@@ -41,6 +43,14 @@ struct moat_proxy *moat_proxy_new(const struct moat_config *cfg, struct moat_ups
  * after adding its own fds (libmicrohttpd's epoll fd, a wake-up eventfd) with
  * data.ptr values of its own; every other event belongs to the engine. */
 int moat_proxy_epoll_fd(struct moat_proxy *px);
+
+/* Tells the engine whether the worker's last wait returned events. While it
+ * is busy, a connection waiting for its response head is left unsuspended for
+ * up to MOAT_PROXY_PARK_MS (libmicrohttpd then asks again at every turn of
+ * the loop): suspending and resuming costs libmicrohttpd an epoll_ctl() pair
+ * per request, more than a few polls when the loop turns anyway. A wait that
+ * returns nothing ends the parking at the next turn. Worker thread. */
+void moat_proxy_set_busy(struct moat_proxy *px, int busy);
 
 /* Handles one event from the epoll fd that the worker did not recognise as its
  * own (ptr is epoll_event.data.ptr). Worker thread only. */
@@ -96,8 +106,9 @@ enum moat_exchange_wait {
     MOAT_EXCHANGE_FAILED = 2, /* upstream failed before a head: answer *status */
 };
 
-/* [MHD] Checks for the response head; suspends the connection when it is not
- * there yet. On FAILED, *status is 502, 503 or 504 and *reason a static label. */
+/* [MHD] Checks for the response head; when it is not there yet, suspends the
+ * connection or, while the worker is busy, leaves it parked (see
+ * moat_proxy_set_busy()). On FAILED, *status is 502, 503 or 504 and *reason a static label. */
 enum moat_exchange_wait moat_exchange_poll(struct moat_exchange *ex, int *status,
                                            const char **reason);
 
@@ -112,10 +123,13 @@ typedef int (*moat_exchange_fields_fn)(void *arg, struct MHD_Response *r,
  * content reader, or copied when it is all there) and has fields() add the
  * head's end-to-end fields, so that a header policy decides on the upstream's
  * fields before anything is copied into libmicrohttpd. *status gets the
- * upstream status. Returns NULL when the head cannot be represented or fields()
- * refused (then answer 502). Caller queues and destroys the response as usual. */
+ * upstream status; *inline_body the body bytes copied into the response (the
+ * whole body was there), 0 when the body is streamed or empty. Returns NULL when the head cannot be
+ * represented or fields() refused (then answer 502). Caller queues and destroys the response as
+ * usual. */
 struct MHD_Response *moat_exchange_response(struct moat_exchange *ex, int *status,
-                                            moat_exchange_fields_fn fields, void *arg);
+                                            size_t *inline_body, moat_exchange_fields_fn fields,
+                                            void *arg);
 
 /* Figures for the access log and metrics. */
 struct moat_exchange_stats {
