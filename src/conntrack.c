@@ -32,6 +32,29 @@ int moat_conntrack_client(struct MHD_Connection *conn, unsigned char addr[16], c
     return family;
 }
 
+int moat_conntrack_client_of(const struct moat_ct_conn *c, struct MHD_Connection *conn,
+                             unsigned char addr[16], char *text, size_t textlen)
+{
+    int family;
+
+    if (c == NULL) {
+        family = moat_conntrack_client(conn, addr, text, textlen);
+        goto out;
+    }
+    family = c->family;
+    memcpy(addr, c->addr, sizeof(c->addr));
+    if (text != NULL && textlen > 0) {
+        size_t n = strnlen(c->text, sizeof(c->text));
+
+        if (n >= textlen)
+            n = textlen - 1;
+        memcpy(text, c->text, n);
+        text[n] = '\0';
+    }
+out:
+    return family;
+}
+
 /* Header walk state for moat_conntrack_headers. */
 struct ct_hdrs {
     struct moat_hdr *hdrs; /* cap entries (the caller's) */
@@ -68,7 +91,7 @@ void moat_conntrack_add(struct moat_conntrack *ct, struct moat_ct_conn *c,
 {
     const union MHD_ConnectionInfo *ci;
 
-    c->family = moat_conntrack_client(conn, c->addr, NULL, 0);
+    c->family = moat_conntrack_client(conn, c->addr, c->text, sizeof(c->text));
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     c->fd = ci != NULL ? ci->connect_fd : -1;
     c->peer_len = sizeof(c->peer);

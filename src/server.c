@@ -131,7 +131,8 @@ static enum MHD_Result srv_begin(struct srv_worker *w, struct MHD_Connection *co
         goto out;
     }
 
-    family = moat_conntrack_client(conn, addr, rc->client_ip, sizeof(rc->client_ip));
+    family = moat_conntrack_client_of(rc->cc != NULL ? &rc->cc->ct : NULL, conn, addr,
+                                      rc->client_ip, sizeof(rc->client_ip));
     srv_random16(srv, rnd);
     sodium_bin2hex(generated, sizeof(generated), rnd, sizeof(rnd));
     memset(&in, 0, sizeof(in));

@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "moat/hdr.h"
@@ -25,6 +26,7 @@ struct moat_ct_conn {
     struct moat_ct_conn *prev, *next; /* the tracker's list (its lock) */
     int family;                       /* AF_INET / AF_INET6 / AF_UNSPEC: the client key */
     unsigned char addr[16];           /* the client's address bytes (moat_connlimit_addr_of) */
+    char text[INET6_ADDRSTRLEN];      /* its printable form, "unknown" when there is none */
     int fd;                           /* the socket (libmicrohttpd's), -1 when unknown */
     struct sockaddr_storage peer;     /* its peer when added, to recognise the fd */
     socklen_t peer_len;               /* bytes in peer, 0 when unknown (never cut) */
@@ -47,6 +49,12 @@ void moat_conntrack_destroy(struct moat_conntrack *ct);
  * text is not NULL, its printable form ("unknown" for AF_UNSPEC) in text[textlen]. */
 int moat_conntrack_client(struct MHD_Connection *conn, unsigned char addr[16], char *text,
                           size_t textlen);
+
+/* What moat_conntrack_client() returns and fills, taken from c's record when c
+ * is not NULL (filled by moat_conntrack_add, so no per-request lookup and
+ * formatting), else from conn. */
+int moat_conntrack_client_of(const struct moat_ct_conn *c, struct MHD_Connection *conn,
+                             unsigned char addr[16], char *text, size_t textlen);
 
 /* Points hdrs[0..cap) at conn's request header fields (borrowed from
  * libmicrohttpd until the request completes) and returns how many it has,
