@@ -191,6 +191,24 @@ out:
     return ret;
 }
 
+/* Asks the connection's transport to hold the next record (the head of the
+ * answer about to be queued) for the one after it (tlspush.h). The transport
+ * is attached at the first such answer, after the handshake, so the
+ * handshake's records never pass through it and kTLS is seen. */
+static void srv_push_hold(struct MHD_Connection *conn, struct conn_ctx *cc)
+{
+    const union MHD_ConnectionInfo *ci;
+    gnutls_session_t session;
+
+    if (cc->push_state == 0) {
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        session = ci != NULL ? (gnutls_session_t)ci->tls_session : NULL;
+        cc->push_state = session != NULL && moat_tlspush_attach(&cc->push, session) == 0 ? 1 : -1;
+    }
+    if (cc->push_state > 0)
+        moat_tlspush_hold_next(&cc->push);
+}
+
 /* Response head available (or failure): queue the answer. */
 static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connection *conn,
                                    struct req_ctx *rc)
@@ -222,7 +240,7 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
         MHD_add_response_header(r, "Connection", "close");
     /* The body follows the head at once: one write carries both records. */
     if (inline_body > 0 && rc->cc != NULL)
-        moat_tlspush_hold_next(&rc->cc->push);
+        srv_push_hold(conn, rc->cc);
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     rc->status = status;
@@ -347,8 +365,6 @@ static void srv_tls_watch(struct moat_server *srv, struct MHD_Connection *conn, 
     if (session == NULL)
         return;
     gnutls_db_set_ptr(session, cc);
-    moat_tlspush_init(&cc->push, gnutls_transport_get_int(session));
-    moat_tlspush_attach(&cc->push, session);
     gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
                                        srv_tls_finished);
     ret = moat_tlsticket_apply(srv->tls_opts.tickets, session);
@@ -521,10 +537,15 @@ void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         moat_exchange_release(rc->ex);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     cc = ci != NULL ? ci->socket_context : NULL;
-    /* Nothing is left held once the answer is out (a hold is always followed
-     * by the body's record; this only covers a body that never came). */
-    if (cc != NULL && cc->push.len > 0)
-        (void)moat_tlspush_flush(&cc->push);
+    /* Nothing is left held once the answer is out: a hold is always followed
+     * by the body's record, this only covers a body that never came. What
+     * cannot leave now would wait for the next answer while the client waits
+     * for this one: the connection is cut instead. */
+    if (cc != NULL && cc->push.len > 0 && moat_tlspush_flush(&cc->push) != 0) {
+        moat_log(MOAT_LOG_WARN, "tls_flush_failed",
+                 "could not send the end of an answer at once: closing the connection");
+        (void)shutdown(cc->push.fd, SHUT_RDWR);
+    }
     if (cc != NULL) /* idle allowance, then the next head must arrive within header_timeout */
         moat_conntrack_set_deadline(&srv->conns, &cc->ct,
                                     moat_now_ms() + srv->cfg->limits.client_idle_timeout_ms +
@@ -600,6 +621,7 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
         if (cc == NULL)
             return;
         cc->metrics = srv->metrics;
+        moat_tlspush_init(&cc->push, -1);
         srv_tls_watch(srv, conn, cc);
         moat_conntrack_add(&srv->conns, &cc->ct, conn,
                            moat_now_ms() + srv->cfg->limits.header_timeout_ms);

@@ -35,7 +35,8 @@ struct conn_ctx {
     int client_auth;              /* enum moat_tls_client_auth for this connection */
     int dn_done;                  /* client_dn was looked up (worker thread only) */
     char *client_dn;              /* verified client subject, header-safe (owned), or NULL */
-    struct moat_tlspush push;     /* the transport GnuTLS writes through (srv_tls_watch) */
+    struct moat_tlspush push;     /* the transport GnuTLS writes through (srv_push_hold) */
+    int push_state;               /* push: 0 not tried yet, 1 attached, -1 GnuTLS's own */
 };
 
 enum req_state {

@@ -2,13 +2,14 @@
 #include "moat/tlspush.h"
 
 #include <errno.h>
+#include <gnutls/socket.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#define TP_IOV_MAX 16 /* vectors per write: GnuTLS passes one or two */
+#define TP_IOV_MAX 64 /* vectors per write: GnuTLS passes at most 32 (a queued flight) */
 
 void moat_tlspush_init(struct moat_tlspush *tp, int fd)
 {
@@ -16,10 +17,22 @@ void moat_tlspush_init(struct moat_tlspush *tp, int fd)
     tp->fd = fd;
 }
 
-void moat_tlspush_attach(struct moat_tlspush *tp, gnutls_session_t session)
+int moat_tlspush_attach(struct moat_tlspush *tp, gnutls_session_t session)
 {
+    int ret = -1;
+
+#if GNUTLS_VERSION_NUMBER >= 0x030703
+    if (gnutls_transport_is_ktls_enabled(session) != 0)
+        goto out;
+#endif
+    tp->fd = gnutls_transport_get_int(session);
+    if (tp->fd < 0)
+        goto out;
     gnutls_transport_set_ptr2(session, (gnutls_transport_ptr_t)(intptr_t)tp->fd, tp);
     gnutls_transport_set_vec_push_function(session, moat_tlspush_vec);
+    ret = 0;
+out:
+    return ret;
 }
 
 void moat_tlspush_hold_next(struct moat_tlspush *tp)

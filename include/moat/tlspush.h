@@ -33,12 +33,16 @@ struct moat_tlspush {
     unsigned char *buf; /* MOAT_TLSPUSH_HOLD_MAX bytes, allocated at the first hold (owned) */
 };
 
-/* Sets tp up for fd, holding nothing. */
+/* Sets tp up for fd (-1: none yet, see moat_tlspush_attach), holding nothing. */
 void moat_tlspush_init(struct moat_tlspush *tp, int fd);
 
-/* Makes session write through tp (session reads stay on tp->fd as before).
- * tp must outlive the session's last write. */
-void moat_tlspush_attach(struct moat_tlspush *tp, gnutls_session_t session);
+/* Makes session write through tp from now on, tp->fd becoming the session's
+ * socket (reads stay with GnuTLS as before). Call it after the handshake: a
+ * session whose records the kernel handles (kTLS, when the system's GnuTLS
+ * configuration enables it) keeps GnuTLS's own transport, since kTLS takes
+ * the socket from the transport pointer this replaces. Returns 0 when
+ * attached, -1 when not. tp must outlive the session's last write. */
+int moat_tlspush_attach(struct moat_tlspush *tp, gnutls_session_t session);
 
 /* Asks that the next record written be held and sent with the one after it. */
 void moat_tlspush_hold_next(struct moat_tlspush *tp);

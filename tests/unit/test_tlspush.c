@@ -189,6 +189,33 @@ START_TEST(test_full_socket_order)
 }
 END_TEST
 
+/* A flush into a full socket reports -1 and keeps what it could not send;
+ * once the reader makes room, the next flush sends it, once. */
+START_TEST(test_flush_full_socket)
+{
+    struct moat_tlspush tp;
+    unsigned char *buf = malloc(1 << 20);
+    size_t filler = 0, got;
+    ssize_t n;
+
+    ck_assert_ptr_nonnull(buf);
+    moat_tlspush_init(&tp, sv[0]);
+    while ((n = put(&tp, 'f', 512)) > 0)
+        filler += (size_t)n;
+    moat_tlspush_hold_next(&tp);
+    ck_assert_int_eq(put(&tp, 'h', 1000), 1000);
+    ck_assert_int_eq(moat_tlspush_flush(&tp), -1);
+    ck_assert_uint_eq(tp.len - tp.off, 1000);
+    got = drain(buf, 1 << 20);
+    ck_assert_uint_eq(got, filler);
+    ck_assert_int_eq(moat_tlspush_flush(&tp), 0);
+    ck_assert_uint_eq(drain(buf, 1 << 20), 1000);
+    ck_assert_int_eq(buf[0], 'h');
+    moat_tlspush_free(&tp);
+    free(buf);
+}
+END_TEST
+
 /* A write error (peer gone) is reported, not swallowed. */
 START_TEST(test_broken_socket)
 {
@@ -218,6 +245,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_large_record_not_held);
     tcase_add_test(tc, test_flush);
     tcase_add_test(tc, test_full_socket_order);
+    tcase_add_test(tc, test_flush_full_socket);
     tcase_add_test(tc, test_broken_socket);
     suite_add_tcase(s, tc);
     return s;
