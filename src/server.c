@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "moat/log.h"
@@ -248,20 +249,46 @@ static enum MHD_Result srv_respond(struct moat_server *srv, struct MHD_Connectio
     return ret;
 }
 
-/* GnuTLS hook after each Finished message: the client's (incoming) one
- * completes the handshake on the server side, for TLS 1.2 and 1.3 alike.
- * libmicrohttpd keeps the session's own user pointer; the connection context
- * rides on the session-cache pointer, which nothing else uses (libmicrohttpd
- * sets up no session cache). Runs on the connection's worker thread. */
-static int srv_tls_finished(gnutls_session_t session, unsigned int htype, unsigned when,
-                            unsigned int incoming, const gnutls_datum_t *msg)
+/* After a TLS 1.3 KeyUpdate from the client, GnuTLS answers the read that
+ * consumed it with E_AGAIN, and libmicrohttpd 0.9.75 then waits for the
+ * socket's next epoll edge even when the request sent with the KeyUpdate is
+ * already in the socket: it would wait until the client sends more or the
+ * idle timeout. Re-registering the socket in libmicrohttpd's epoll set, with
+ * the events and data the library itself registers (the connection), makes
+ * the kernel report it again when it is readable. A suspended connection is
+ * not in the set (ENOENT): its resume marks it ready anyway. */
+static void srv_tls_rearm(struct conn_ctx *cc)
+{
+    struct epoll_event ev;
+
+    if (cc->mhd_epfd < 0 || cc->ct.fd < 0 || cc->conn == NULL)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLET;
+    ev.data.ptr = cc->conn;
+    (void)epoll_ctl(cc->mhd_epfd, EPOLL_CTL_MOD, cc->ct.fd, &ev);
+}
+
+/* GnuTLS hook after each handshake message. The client's (incoming) Finished
+ * completes the handshake on the server side, for TLS 1.2 and 1.3 alike; a
+ * client's KeyUpdate needs srv_tls_rearm. libmicrohttpd keeps the session's
+ * own user pointer; the connection context rides on the session-cache
+ * pointer, which nothing else uses (libmicrohttpd sets up no session cache).
+ * Runs on the connection's worker thread. */
+static int srv_tls_hook(gnutls_session_t session, unsigned int htype, unsigned when,
+                        unsigned int incoming, const gnutls_datum_t *msg)
 {
     struct conn_ctx *cc = gnutls_db_get_ptr(session);
 
-    (void)htype;
     (void)when;
     (void)msg;
-    if (cc == NULL || !incoming || cc->tls_counted)
+    if (cc == NULL || !incoming)
+        return 0;
+    if (htype == GNUTLS_HANDSHAKE_KEY_UPDATE) {
+        srv_tls_rearm(cc);
+        return 0;
+    }
+    if (htype != GNUTLS_HANDSHAKE_FINISHED || cc->tls_counted)
         return 0;
     cc->tls_counted = 1;
     moat_metrics_tls_handshake(cc->metrics,
@@ -365,8 +392,8 @@ static void srv_tls_watch(struct moat_server *srv, struct MHD_Connection *conn, 
     if (session == NULL)
         return;
     gnutls_db_set_ptr(session, cc);
-    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
-                                       srv_tls_finished);
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST,
+                                       srv_tls_hook);
     ret = moat_tlsticket_apply(srv->tls_opts.tickets, session);
     if (ret < 0)
         moat_log(MOAT_LOG_WARN, "tls_tickets_failed", "cannot enable session tickets: %s",
@@ -607,6 +634,16 @@ enum MHD_Result srv_accept_policy(void *cls, const struct sockaddr *addr, sockle
     return MHD_NO;
 }
 
+/* The epoll fd of the daemon serving conn, or -1. */
+static int srv_daemon_epoll_fd(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+    const union MHD_DaemonInfo *di =
+        ci != NULL ? MHD_get_daemon_info(ci->daemon, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+
+    return di != NULL ? di->epoll_fd : -1;
+}
+
 void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
                      enum MHD_ConnectionNotificationCode toe)
 {
@@ -621,6 +658,8 @@ void srv_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_conte
         if (cc == NULL)
             return;
         cc->metrics = srv->metrics;
+        cc->conn = conn;
+        cc->mhd_epfd = srv_daemon_epoll_fd(conn);
         moat_tlspush_init(&cc->push, -1);
         srv_tls_watch(srv, conn, cc);
         moat_conntrack_add(&srv->conns, &cc->ct, conn,

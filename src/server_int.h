@@ -37,6 +37,8 @@ struct conn_ctx {
     char *client_dn;              /* verified client subject, header-safe (owned), or NULL */
     struct moat_tlspush push;     /* the transport GnuTLS writes through (srv_push_hold) */
     int push_state;               /* push: 0 not tried yet, 1 attached, -1 GnuTLS's own */
+    struct MHD_Connection *conn;  /* the connection (libmicrohttpd's), for srv_tls_rearm */
+    int mhd_epfd;                 /* its daemon's epoll fd (libmicrohttpd's), -1 if unknown */
 };
 
 enum req_state {
