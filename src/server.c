@@ -261,12 +261,11 @@ static void srv_tls_rearm(struct conn_ctx *cc)
 {
     struct epoll_event ev;
 
-    if (cc->mhd_epfd < 0 || cc->ct.fd < 0 || cc->conn == NULL)
-        return;
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLET;
     ev.data.ptr = cc->conn;
-    (void)epoll_ctl(cc->mhd_epfd, EPOLL_CTL_MOD, cc->ct.fd, &ev);
+    if (cc->mhd_epfd >= 0 && cc->ct.fd >= 0 && cc->conn != NULL)
+        (void)epoll_ctl(cc->mhd_epfd, EPOLL_CTL_MOD, cc->ct.fd, &ev);
 }
 
 /* GnuTLS hook after each handshake message. The client's (incoming) Finished
@@ -283,18 +282,17 @@ static int srv_tls_hook(gnutls_session_t session, unsigned int htype, unsigned w
     (void)when;
     (void)msg;
     if (cc == NULL || !incoming)
-        return 0;
+        goto out;
     if (htype == GNUTLS_HANDSHAKE_KEY_UPDATE) {
         srv_tls_rearm(cc);
-        return 0;
+    } else if (htype == GNUTLS_HANDSHAKE_FINISHED && !cc->tls_counted) {
+        cc->tls_counted = 1;
+        moat_metrics_tls_handshake(
+            cc->metrics, gnutls_protocol_get_name(gnutls_protocol_get_version(session)), 1);
+        if (gnutls_session_is_resumed(session))
+            moat_metrics_tls_resumed(cc->metrics);
     }
-    if (htype != GNUTLS_HANDSHAKE_FINISHED || cc->tls_counted)
-        return 0;
-    cc->tls_counted = 1;
-    moat_metrics_tls_handshake(cc->metrics,
-                               gnutls_protocol_get_name(gnutls_protocol_get_version(session)), 1);
-    if (gnutls_session_is_resumed(session))
-        moat_metrics_tls_resumed(cc->metrics);
+out:
     return 0;
 }
 
