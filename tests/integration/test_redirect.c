@@ -279,6 +279,67 @@ START_TEST(test_raw_crlf)
 }
 END_TEST
 
+/* The plain-HTTP listener enforces the request limits before deciding anything: too many
+ * header fields and too many header bytes get 431, a long target 414, never a redirect
+ * (which would carry the oversized target into Location), and the listener stays up. */
+START_TEST(test_plain_limits)
+{
+    static const char *const env[] = {"MOAT_LIMITS_MAX_HEADERS=10",
+                                      "MOAT_LIMITS_MAX_HEADER_BYTES=1k",
+                                      "MOAT_LIMITS_MAX_URI_BYTES=256", NULL};
+    struct h_moat m;
+    struct h_resp r;
+    char req[4096];
+    size_t n;
+    int i;
+
+    start_plain(&m, env);
+    /* Host plus ten more: eleven fields */
+    n = (size_t)snprintf(req, sizeof(req), "GET /many HTTP/1.1\r\nHost: localhost\r\n");
+    for (i = 0; i < 10; i++)
+        n += (size_t)snprintf(req + n, sizeof(req) - n, "X-Field-%d: %d\r\n", i, i);
+    snprintf(req + n, sizeof(req) - n, "\r\n");
+    (void)http_raw(&m, req, &r);
+    ck_assert_msg(r.status == 431, "too many fields: status %d", r.status);
+    ck_assert_ptr_null(harness_resp_header(&r, "Location"));
+    harness_resp_free(&r);
+
+    /* ten fields are fine */
+    n = (size_t)snprintf(req, sizeof(req), "GET /ten HTTP/1.1\r\nHost: localhost\r\n");
+    for (i = 0; i < 9; i++)
+        n += (size_t)snprintf(req + n, sizeof(req) - n, "X-Field-%d: %d\r\n", i, i);
+    snprintf(req + n, sizeof(req) - n, "\r\n");
+    (void)http_raw(&m, req, &r);
+    ck_assert_msg(r.status == 308, "ten fields: status %d", r.status);
+    harness_resp_free(&r);
+
+    /* one field of 1.5 KiB: more header bytes than allowed */
+    n = (size_t)snprintf(req, sizeof(req), "GET /big HTTP/1.1\r\nHost: localhost\r\nX-Big: ");
+    memset(req + n, 'b', 1536);
+    n += 1536;
+    snprintf(req + n, sizeof(req) - n, "\r\n\r\n");
+    (void)http_raw(&m, req, &r);
+    ck_assert_msg(r.status == 431, "large field: status %d", r.status);
+    ck_assert_ptr_null(harness_resp_header(&r, "Location"));
+    harness_resp_free(&r);
+
+    /* a 300-byte target */
+    n = (size_t)snprintf(req, sizeof(req), "GET /");
+    memset(req + n, 'u', 300);
+    n += 300;
+    snprintf(req + n, sizeof(req) - n, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    (void)http_raw(&m, req, &r);
+    ck_assert_msg(r.status == 414, "long target: status %d", r.status);
+    ck_assert_ptr_null(harness_resp_header(&r, "Location"));
+    harness_resp_free(&r);
+
+    /* still serving */
+    (void)http_raw(&m, "GET /after HTTP/1.1\r\nHost: localhost\r\n\r\n", &r);
+    ck_assert_msg(r.status == 308, "after the limits: status %d", r.status);
+    harness_resp_free(&r);
+}
+END_TEST
+
 /* The certificate's names (localhost, 127.0.0.1, ::1) are the hosts when no canonical host
  * is set; each redirects to itself. Other names are refused. */
 START_TEST(test_cert_names)
@@ -707,6 +768,7 @@ int main(void)
     tcase_add_test(own, test_metrics);
     tcase_add_test(own, test_slow_head_cut);
     tcase_add_test(own, test_connection_limit);
+    tcase_add_test(own, test_plain_limits);
     tcase_add_test(own, test_off);
     tcase_add_test(own, test_check_config);
     tcase_add_unchecked_fixture(app, harness_shared_app_setup, harness_shared_app_teardown);
