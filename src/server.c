@@ -264,8 +264,10 @@ static void srv_tls_rearm(struct conn_ctx *cc)
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLET;
     ev.data.ptr = cc->conn;
-    if (cc->mhd_epfd >= 0 && cc->ct.fd >= 0 && cc->conn != NULL)
-        (void)epoll_ctl(cc->mhd_epfd, EPOLL_CTL_MOD, cc->ct.fd, &ev);
+    if (cc->mhd_epfd >= 0 && cc->ct.fd >= 0 && cc->conn != NULL &&
+        epoll_ctl(cc->mhd_epfd, EPOLL_CTL_MOD, cc->ct.fd, &ev) != 0 && errno != ENOENT)
+        moat_log(MOAT_LOG_WARN, "tls_rearm_failed",
+                 "cannot re-arm a connection after a TLS key update: %s", strerror(errno));
 }
 
 /* GnuTLS hook after each handshake message. The client's (incoming) Finished
@@ -567,8 +569,9 @@ void srv_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
      * cannot leave now would wait for the next answer while the client waits
      * for this one: the connection is cut instead. */
     if (cc != NULL && cc->push.len > 0 && moat_tlspush_flush(&cc->push) != 0) {
-        moat_log(MOAT_LOG_WARN, "tls_flush_failed",
-                 "could not send the end of an answer at once: closing the connection");
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* else the client left */
+            moat_log(MOAT_LOG_WARN, "tls_flush_failed",
+                     "could not send the end of an answer at once: closing the connection");
         (void)shutdown(cc->push.fd, SHUT_RDWR);
     }
     if (cc != NULL) /* idle allowance, then the next head must arrive within header_timeout */
@@ -632,7 +635,9 @@ enum MHD_Result srv_accept_policy(void *cls, const struct sockaddr *addr, sockle
     return MHD_NO;
 }
 
-/* The epoll fd of the daemon serving conn, or -1. */
+/* The epoll fd of the daemon serving conn, or -1. Each worker runs a daemon
+ * of its own (no libmicrohttpd thread pool), so this is the epoll set that
+ * holds conn's socket (srv_tls_rearm). */
 static int srv_daemon_epoll_fd(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);

@@ -5,7 +5,10 @@
  * order; a client that stops reading gets every byte once it reads again, without moat
  * spinning meanwhile; a TLS 1.3 KeyUpdate between requests and in one flight with a
  * request; Connection: close and HTTP/1.0
- * answers; SIGTERM while requests wait on a stalled upstream. */
+ * answers; SIGTERM while requests wait on a stalled upstream. Case "keyupdate": buffered
+ * answers after other kinds of answer on one connection (the record transport is attached
+ * late); a KeyUpdate in one flight with a request, an upload's body, or a request pipelined
+ * behind one the upstream keeps waiting; handshake and resumption counts with KeyUpdates. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,7 @@ static const struct h_step large_script[] = {
     H_PATTERN(100000), H_END};
 static const struct h_step sink_script[] = {
     H_SEND("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nuploaded"), H_END};
+static const struct h_step gone_script[] = {H_CLOSE};
 
 /* Bodies of distinct sizes for the order checks (filled by bodies_init). */
 #define N_SIZED 3
@@ -67,6 +71,7 @@ static struct h_upstream *start_upstream(void)
         {"/head", head_script},       {"/204", no_content_script}, {"/304", not_modified_script},
         {"/chunked", chunked_script}, {"/large", large_script},    {"/sink", sink_script},
         {"/s0", sized_script[0]},     {"/s1", sized_script[1]},    {"/s2", sized_script[2]},
+        {"/gone", gone_script},
     };
     struct h_upstream *u;
 
@@ -429,6 +434,225 @@ START_TEST(test_key_update_with_request)
 }
 END_TEST
 
+/* The value of the /metrics sample whose line starts with series (name and labels exactly as
+ * rendered), or -1 when absent. */
+static double metric(const struct h_moat *m, const char *series)
+{
+    struct h_resp r;
+    const char *p;
+    double v = -1;
+    size_t n = strlen(series);
+
+    h_admin_get(m, "/metrics", &r);
+    ck_assert_int_eq(r.status, 200);
+    for (p = (const char *)r.body; p != NULL && *p != '\0';
+         p = strchr(p, '\n'), p = p ? p + 1 : p) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+            v = strtod(p + n + 1, NULL);
+            break;
+        }
+    }
+    harness_resp_free(&r);
+    return v;
+}
+
+/* One request at a time on c: raw, then the expected status and body (NULL: any body). */
+static void one(struct h_conn *c, const char *what, const char *raw, int status, const char *body)
+{
+    ck_assert_int_eq(harness_conn_send_str(c, raw), 0);
+    expect_response(c, what, 0, status, body);
+}
+
+/* The record transport is attached at a connection's first buffered (inline) answer. Here
+ * that answer comes after others that did not attach it: moat's own 502 (a keep-alive error
+ * answer), a chunked and a large streamed answer, a 204. Every answer must come back whole
+ * and in order, over TLS 1.3 and 1.2, one at a time and pipelined. */
+START_TEST(test_inline_after_other_answers)
+{
+    static const char *const firsts[] = {
+        "GET /gone HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "GET /chunked HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "GET /large HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "GET /204 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    };
+    struct h_upstream *u = start_upstream();
+    struct h_tls_opts o = {0};
+    struct h_read_opts ro = {0};
+    struct h_resp r;
+    struct h_moat m;
+    struct h_conn c;
+    size_t k;
+    int v, round;
+
+    h_start_moat(&m, harness_upstream_url(u), NULL);
+    for (v = 0; v < 2; v++)
+        for (k = 0; k < sizeof(firsts) / sizeof(firsts[0]); k++)
+            for (round = 0; round < 2; round++) {
+                memset(&o, 0, sizeof(o));
+                o.min_version = o.max_version = v == 0 ? TLS1_3_VERSION : TLS1_2_VERSION;
+                ck_assert_msg(harness_conn_open_tls(&c, m.port, &o) == 0, "open: %s", c.error);
+                if (round == 1) { /* all in one flight */
+                    char all[1024];
+
+                    snprintf(all, sizeof(all),
+                             "%sGET /small HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                             "GET /s0 HTTP/1.1\r\nHost: localhost\r\n\r\n%s"
+                             "GET /s2 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                             firsts[k], firsts[k]);
+                    ck_assert_int_eq(harness_conn_send_str(&c, all), 0);
+                } else {
+                    ck_assert_int_eq(harness_conn_send_str(&c, firsts[k]), 0);
+                }
+                ro.timeout_ms = 10000;
+                ck_assert_int_eq(harness_read_response(&c, &r, &ro), 0);
+                ck_assert_msg(r.status == (k == 0   ? 502
+                                           : k == 3 ? 204
+                                                    : 200),
+                              "first answer %zu: %d", k, r.status);
+                harness_resp_free(&r);
+                if (round == 0)
+                    one(&c, "inline after another answer",
+                        "GET /small HTTP/1.1\r\nHost: "
+                        "localhost\r\n\r\n",
+                        200, "small-body\n");
+                else
+                    expect_response(&c, "inline after another answer", 0, 200, "small-body\n");
+                if (round == 0)
+                    ck_assert_int_eq(harness_conn_send_str(&c, "GET /s0 HTTP/1.1\r\nHost: "
+                                                               "localhost\r\n\r\n"),
+                                     0);
+                expect_sized(&c, 1, 0);
+                if (round == 0)
+                    ck_assert_int_eq(harness_conn_send_str(&c, firsts[k]), 0);
+                ck_assert_int_eq(harness_read_response(&c, &r, &ro), 0);
+                ck_assert_msg(r.status == (k == 0   ? 502
+                                           : k == 3 ? 204
+                                                    : 200),
+                              "second other answer %zu: %d", k, r.status);
+                harness_resp_free(&r);
+                if (round == 0)
+                    ck_assert_int_eq(harness_conn_send_str(&c, "GET /s2 HTTP/1.1\r\nHost: "
+                                                               "localhost\r\n\r\n"),
+                                     0);
+                expect_sized(&c, 3, 2);
+                ck_assert_msg(harness_conn_fill(&c, 200) < 0 && c.len == c.off,
+                              "%zu unexpected bytes after the last answer", c.len - c.off);
+                harness_conn_close(&c);
+            }
+}
+END_TEST
+
+/* Sends a KeyUpdate (requested or not) and raw in one flight; the answer must come at once. */
+static void key_update_then(struct h_conn *c, int requested, const char *raw)
+{
+    ck_assert_int_eq(
+        SSL_key_update(c->ssl, requested ? SSL_KEY_UPDATE_REQUESTED : SSL_KEY_UPDATE_NOT_REQUESTED),
+        1);
+    ck_assert_int_eq(harness_conn_send_str(c, raw), 0);
+}
+
+/* A KeyUpdate in one flight with: a request (update requested and not); the body of an
+ * upload whose head came before; a request pipelined behind one that waits on the upstream
+ * (the connection is suspended when the KeyUpdate arrives). Each answer within 2 s (the
+ * lost edge would stall until the idle timeout). */
+START_TEST(test_key_update_variants)
+{
+    struct h_upstream *u = start_upstream();
+    struct h_moat m;
+    struct h_conn c;
+    uint64_t t0;
+    int i;
+
+    h_start_moat(&m, harness_upstream_url(u), NULL);
+    h_open(&c, &m);
+    ck_assert_msg(SSL_version(c.ssl) == TLS1_3_VERSION, "not TLS 1.3");
+    for (i = 0; i < 4; i++) {
+        t0 = harness_now_ms();
+        key_update_then(&c, i % 2, "GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        expect_response(&c, "KeyUpdate + request", 0, 200, "small-body\n");
+        ck_assert_msg(harness_now_ms() - t0 < 2000, "KeyUpdate + request took %llu ms",
+                      (unsigned long long)(harness_now_ms() - t0));
+        harness_sleep_ms(300); /* GnuTLS allows 8 KeyUpdates a second */
+    }
+    /* upload: head first, then KeyUpdate + body */
+    t0 = harness_now_ms();
+    ck_assert_int_eq(harness_conn_send_str(&c, "POST /sink HTTP/1.1\r\nHost: localhost\r\n"
+                                               "Content-Length: 8\r\n\r\n"),
+                     0);
+    harness_sleep_ms(100);
+    key_update_then(&c, 1, "12345678");
+    expect_response(&c, "KeyUpdate + body", 0, 200, "uploaded");
+    ck_assert_msg(harness_now_ms() - t0 < 2100, "KeyUpdate + body took %llu ms",
+                  (unsigned long long)(harness_now_ms() - t0));
+    harness_sleep_ms(300);
+    /* behind a request that waits on the upstream */
+    for (i = 0; i < 3; i++) {
+        t0 = harness_now_ms();
+        ck_assert_int_eq(harness_conn_send_str(&c, "GET /late HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+                         0);
+        harness_sleep_ms(15);
+        key_update_then(&c, 1, "GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        expect_response(&c, "the waiting request", 0, 200, "late-body\n");
+        expect_response(&c, "KeyUpdate + request behind it", 0, 200, "small-body\n");
+        ck_assert_msg(harness_now_ms() - t0 < 2000, "pipelined KeyUpdate took %llu ms",
+                      (unsigned long long)(harness_now_ms() - t0));
+        harness_sleep_ms(300);
+    }
+    harness_conn_close(&c);
+}
+END_TEST
+
+/* The handshake hook now sees every handshake message: the counts must be what they were
+ * when it saw only Finished. A TLS 1.3 connection with KeyUpdates, a TLS 1.2 one, a resumed
+ * TLS 1.3 and a resumed TLS 1.2 one: four handshakes, two resumptions, no failure. */
+START_TEST(test_key_update_metrics)
+{
+    static const int versions[] = {TLS1_3_VERSION, TLS1_2_VERSION};
+    struct h_upstream *u = start_upstream();
+    struct h_tls_opts o = {0};
+    SSL_SESSION *sess;
+    struct h_moat m;
+    struct h_conn c;
+    int v, i;
+
+    h_start_moat(&m, harness_upstream_url(u), NULL);
+    for (v = 0; v < 2; v++) {
+        memset(&o, 0, sizeof(o));
+        o.min_version = o.max_version = versions[v];
+        ck_assert_msg(harness_conn_open_tls(&c, m.port, &o) == 0, "open: %s", c.error);
+        for (i = 0; i < 3; i++) {
+            if (versions[v] == TLS1_3_VERSION)
+                key_update_then(&c, 1, "GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            else
+                ck_assert_int_eq(
+                    harness_conn_send_str(&c, "GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n"), 0);
+            expect_response(&c, "request", 0, 200, "small-body\n");
+        }
+        sess = SSL_get1_session(c.ssl);
+        (void)SSL_shutdown(c.ssl);
+        harness_conn_close(&c);
+        ck_assert_ptr_nonnull(sess);
+        o.session = sess;
+        ck_assert_msg(harness_conn_open_tls(&c, m.port, &o) == 0, "open: %s", c.error);
+        ck_assert_msg(SSL_session_reused(c.ssl) == 1, "not resumed (version %x)", versions[v]);
+        if (versions[v] == TLS1_3_VERSION)
+            key_update_then(&c, 0, "GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        else
+            ck_assert_int_eq(
+                harness_conn_send_str(&c, "GET /small HTTP/1.1\r\nHost: localhost\r\n\r\n"), 0);
+        expect_response(&c, "resumed", 0, 200, "small-body\n");
+        (void)SSL_shutdown(c.ssl);
+        harness_conn_close(&c);
+        SSL_SESSION_free(sess);
+    }
+    harness_sleep_ms(200);
+    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 2);
+    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.2\"}"), 2);
+    ck_assert_int_eq(metric(&m, "moat_tls_resumptions_total"), 2);
+    ck_assert_int_eq(metric(&m, "moat_tls_handshake_failures_total"), 0);
+}
+END_TEST
+
 /* Buffered answers to a Connection: close request and to an HTTP/1.0 request arrive whole
  * before the connection closes. */
 START_TEST(test_close_after_small_answer)
@@ -521,6 +745,7 @@ int main(void)
 {
     Suite *s = suite_create("keepalive");
     TCase *tc = harness_tcase("keepalive", 60);
+    TCase *ku = harness_tcase("keyupdate", 60);
     Suite *suites[] = {s, NULL};
 
     tcase_add_test(tc, test_waiting_requests_cost_no_cpu);
@@ -530,6 +755,10 @@ int main(void)
     tcase_add_test(tc, test_key_update_with_request);
     tcase_add_test(tc, test_close_after_small_answer);
     tcase_add_test(tc, test_sigterm_while_waiting);
+    tcase_add_test(ku, test_inline_after_other_answers);
+    tcase_add_test(ku, test_key_update_variants);
+    tcase_add_test(ku, test_key_update_metrics);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, ku);
     return harness_run_suites(suites);
 }

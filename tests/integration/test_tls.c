@@ -802,6 +802,62 @@ START_TEST(test_mtls)
 }
 END_TEST
 
+/* mTLS (required) over TLS 1.3 with KeyUpdates from the client, each sent in one flight with
+ * a request: every answer comes at once and carries the verified subject; the handshake
+ * hook, which now sees every handshake message, counts one handshake and no failure. */
+START_TEST(test_mtls_key_update)
+{
+    struct h_upstream *up = h_ok_upstream();
+    char ca_env[H_PATH + 32], ccert[H_PATH], ckey[H_PATH], ca_path[H_PATH];
+    const char *env[] = {ca_env, "MOAT_TLS_CLIENT_AUTH=required", NULL};
+    struct h_tls_opts o = {0};
+    struct h_read_opts ro = {0};
+    EVP_PKEY *ca_key = NULL;
+    struct h_resp r;
+    struct h_conn c;
+    struct h_moat m;
+    uint64_t t0;
+    char *head;
+    X509 *ca;
+    int i;
+
+    ca = mk_cert("ca", "Test Client CA", NULL, 30, USE_CA, NULL, NULL, &ca_key);
+    X509_free(mk_cert("alice", "alice", NULL, 30, USE_CLIENT, ca, ca_key, NULL));
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+    path_of(ca_path, sizeof(ca_path), "ca", ".crt");
+    snprintf(ca_env, sizeof(ca_env), "MOAT_TLS_CLIENT_CA=%s", ca_path);
+    h_start_moat(&m, harness_upstream_url(up), env);
+    path_of(ccert, sizeof(ccert), "alice", ".crt");
+    path_of(ckey, sizeof(ckey), "alice", ".key");
+    o.client_cert = ccert;
+    o.client_key = ckey;
+    o.min_version = o.max_version = TLS1_3_VERSION;
+    ck_assert_msg(harness_conn_open_tls(&c, m.port, &o) == 0, "open: %s", c.error);
+    for (i = 0; i < 4; i++) {
+        t0 = harness_now_ms();
+        ck_assert_int_eq(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+        ck_assert_int_eq(harness_conn_send_str(&c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"), 0);
+        ro.timeout_ms = 5000;
+        ck_assert_msg(harness_read_response(&c, &r, &ro) == 0 && r.status == 200,
+                      "request %d after a KeyUpdate: %s (status %d)", i, r.error, r.status);
+        harness_resp_free(&r);
+        ck_assert_msg(harness_now_ms() - t0 < 2000, "request %d took %llu ms", i,
+                      (unsigned long long)(harness_now_ms() - t0));
+        head = h_upstream_head(up, (unsigned)i);
+        ck_assert_msg(strstr(head, "CN=alice,O=Acme") != NULL, "%s", head);
+        free(head);
+        harness_sleep_ms(300); /* GnuTLS allows 8 KeyUpdates a second */
+    }
+    (void)SSL_shutdown(c.ssl);
+    harness_conn_close(&c);
+    harness_sleep_ms(200);
+    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 1);
+    ck_assert_int_eq(metric(&m, "moat_tls_handshake_failures_total"), 0);
+    ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ testssl.sh */
 
 /* A testssl.sh scan of moat with its defaults: protocols (-p), cipher categories (-s), forward
@@ -889,6 +945,7 @@ int main(void)
     tcase_add_loop_test(prof, test_bad_settings, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
     tcase_add_test(prof, test_lint);
     tcase_add_loop_test(mtls, test_mtls, 0, sizeof(mtls_cases) / sizeof(mtls_cases[0]));
+    tcase_add_test(mtls, test_mtls_key_update);
     tcase_add_test(scan, test_testssl);
     suite_add_tcase(s, reload);
     suite_add_tcase(s, sni);
