@@ -49,10 +49,17 @@ static int tp_hold(struct moat_tlspush *tp, const giovec_t *iov, int iovcnt, siz
 
     if (tp->len != 0 || total == 0 || total > MOAT_TLSPUSH_HOLD_MAX)
         goto out;
-    if (tp->buf == NULL)
-        tp->buf = malloc(MOAT_TLSPUSH_HOLD_MAX);
-    if (tp->buf == NULL)
-        goto out;
+    if (tp->cap < total) {
+        /* Sized to what is held (a head is about 1 KiB), not to the limit:
+         * the buffer lives as long as the connection. */
+        size_t want = (total + 1023) & ~(size_t)1023;
+        unsigned char *b = realloc(tp->buf, want);
+
+        if (b == NULL)
+            goto out;
+        tp->buf = b;
+        tp->cap = want;
+    }
     for (i = 0; i < iovcnt; i++) {
         memcpy(tp->buf + at, iov[i].iov_base, iov[i].iov_len);
         at += iov[i].iov_len;
@@ -139,6 +146,7 @@ void moat_tlspush_free(struct moat_tlspush *tp)
 {
     free(tp->buf);
     tp->buf = NULL;
+    tp->cap = 0;
     tp->off = tp->len = 0;
     tp->hold_next = 0;
 }

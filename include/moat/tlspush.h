@@ -30,7 +30,8 @@ struct moat_tlspush {
     int hold_next;      /* hold the next record for the one after it */
     size_t off;         /* bytes of buf already sent */
     size_t len;         /* bytes held in buf (0 = none) */
-    unsigned char *buf; /* MOAT_TLSPUSH_HOLD_MAX bytes, allocated at the first hold (owned) */
+    unsigned char *buf; /* cap bytes, allocated at the first hold (owned) */
+    size_t cap;         /* bytes allocated: the largest record held, rounded up to 1 KiB */
 };
 
 /* Sets tp up for fd (-1: none yet, see moat_tlspush_attach), holding nothing. */

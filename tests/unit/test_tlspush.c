@@ -86,6 +86,7 @@ START_TEST(test_held_goes_with_next)
     moat_tlspush_hold_next(&tp);
     ck_assert_int_eq(put(&tp, 'h', 20), 20);
     ck_assert_uint_eq(drain(buf, sizeof(buf)), 0); /* held: not on the wire yet */
+    ck_assert_uint_eq(tp.cap, 1024);               /* sized to the record, not the limit */
     ck_assert_int_eq(put(&tp, 'b', 5), 5);         /* only the body's bytes are its own */
     ck_assert_uint_eq(drain(buf, sizeof(buf)), 25);
     ck_assert_int_eq(buf[0], 'h');
@@ -95,6 +96,14 @@ START_TEST(test_held_goes_with_next)
     /* The hold was for one record only. */
     ck_assert_int_eq(put(&tp, 'c', 3), 3);
     ck_assert_uint_eq(drain(buf, sizeof(buf)), 3);
+    /* A larger record later grows the buffer; its bytes still lead the next write. */
+    moat_tlspush_hold_next(&tp);
+    ck_assert_int_eq(put(&tp, 'H', 40), 40);
+    ck_assert_uint_eq(tp.cap, 1024);
+    ck_assert_int_eq(put(&tp, 'B', 2), 2);
+    ck_assert_uint_eq(drain(buf, sizeof(buf)), 42);
+    ck_assert_int_eq(buf[39], 'H');
+    ck_assert_int_eq(buf[40], 'B');
     moat_tlspush_free(&tp);
 }
 END_TEST
@@ -120,7 +129,7 @@ END_TEST
 START_TEST(test_flush)
 {
     struct moat_tlspush tp;
-    unsigned char buf[64];
+    unsigned char buf[64], big[4096];
 
     moat_tlspush_init(&tp, sv[0]);
     ck_assert_int_eq(moat_tlspush_flush(&tp), 0); /* nothing held */
@@ -129,7 +138,16 @@ START_TEST(test_flush)
     ck_assert_int_eq(moat_tlspush_flush(&tp), 0);
     ck_assert_uint_eq(tp.len, 0);
     ck_assert_uint_eq(drain(buf, sizeof(buf)), 30);
+    /* a larger record grows the buffer (to 2 KiB for 1500 bytes) */
+    moat_tlspush_hold_next(&tp);
+    ck_assert_int_eq(put(&tp, 'g', 1500), 1500);
+    ck_assert_uint_eq(tp.cap, 2048);
+    ck_assert_int_eq(moat_tlspush_flush(&tp), 0);
+    ck_assert_uint_eq(drain(big, 4096), 1500);
+    ck_assert_int_eq(big[0], 'g');
+    ck_assert_int_eq(big[1499], 'g');
     moat_tlspush_free(&tp);
+    ck_assert_uint_eq(tp.cap, 0);
 }
 END_TEST
 
