@@ -54,6 +54,19 @@ static unsigned char lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
+int moat_hdr_hex_value(char c)
+{
+    int v = -1;
+
+    if (c >= '0' && c <= '9')
+        v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+        v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+        v = c - 'A' + 10;
+    return v;
+}
+
 int moat_hdr_mem_eq_ci(const char *a, size_t alen, const char *b, size_t blen)
 {
     size_t i = 0;

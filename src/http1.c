@@ -38,18 +38,6 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Value of a hex digit, or -1. */
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* True for control characters other than HTAB (NUL, CR, LF and DEL included). */
 static int is_ctl(char ch)
 {
@@ -302,7 +290,7 @@ static void size_line_start(struct moat_chunked *c)
 /* One byte of a chunk-size line (digits, BWS, extensions). Returns NULL or a reason. */
 static const char *step_size_line(struct moat_chunked *c, char ch)
 {
-    int hv = hex_value(ch);
+    int hv = moat_hdr_hex_value(ch);
 
     if (ch == '\r' || ch == '\n') {
         if (c->state == ST_SIZE_WS || (c->state == ST_SIZE && c->digits == 0))

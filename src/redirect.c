@@ -78,22 +78,12 @@ static char lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Value of a hex digit, -1 when c is not one. */
-static int hex_val(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c = lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* True when s[0..3) (bounded by end) is "%XX" with the given value, any hex case. */
 static int is_pct(const char *s, const char *end, int value)
 {
-    return end - s >= 3 && s[0] == '%' && hex_val(s[1]) >= 0 && hex_val(s[2]) >= 0 &&
-           hex_val(s[1]) * 16 + hex_val(s[2]) == value;
+    return end - s >= 3 && s[0] == '%' && moat_hdr_hex_value(s[1]) >= 0 &&
+           moat_hdr_hex_value(s[2]) >= 0 &&
+           moat_hdr_hex_value(s[1]) * 16 + moat_hdr_hex_value(s[2]) == value;
 }
 
 /* Returns -1 so callers can "return reject(...)". */
@@ -148,7 +138,7 @@ static int v6_parse(const char *s, size_t len, struct name_view *v)
     if (len < 2 || len > V6_TEXT_MAX)
         return -1;
     for (i = 0; i < len; i++)
-        if (hex_val(s[i]) < 0 && s[i] != ':' && s[i] != '.')
+        if (moat_hdr_hex_value(s[i]) < 0 && s[i] != ':' && s[i] != '.')
             return -1;
     memcpy(text, s, len);
     text[len] = '\0';
@@ -324,8 +314,9 @@ static int put_uri_byte(struct wbuf *w, const char *s, const char *end, size_t *
     char c = s[*i];
     int v;
 
-    if (c == '%' && end - (s + *i) >= 3 && hex_val(s[*i + 1]) >= 0 && hex_val(s[*i + 2]) >= 0) {
-        v = hex_val(s[*i + 1]) * 16 + hex_val(s[*i + 2]);
+    if (c == '%' && end - (s + *i) >= 3 && moat_hdr_hex_value(s[*i + 1]) >= 0 &&
+        moat_hdr_hex_value(s[*i + 2]) >= 0) {
+        v = moat_hdr_hex_value(s[*i + 1]) * 16 + moat_hdr_hex_value(s[*i + 2]);
         if (!query && (v < 0x20 || v == 0x7f))
             return -1;
         w_put(w, c);

@@ -69,22 +69,12 @@ int moat_sech_find_custom(const struct moat_secheaders *p, const struct moat_sec
 
 /* --- choosing the scope for a path ------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes the byte at s[i] (a %XX escape or a plain byte) into *c; returns bytes consumed. */
 static size_t decode_at(const char *s, size_t len, size_t i, char *c)
 {
-    if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-        *c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+    if (s[i] == '%' && i + 2 < len && moat_hdr_hex_value(s[i + 1]) >= 0 &&
+        moat_hdr_hex_value(s[i + 2]) >= 0) {
+        *c = (char)(moat_hdr_hex_value(s[i + 1]) * 16 + moat_hdr_hex_value(s[i + 2]));
         return 3;
     }
     *c = s[i];

@@ -26,6 +26,9 @@ int moat_hdr_is_token(const char *s, size_t len);
  * without leading or trailing whitespace. Empty is valid. */
 int moat_hdr_value_ok(const char *s, size_t len);
 
+/* The value of the hex digit c (either case), -1 when c is not one. */
+int moat_hdr_hex_value(char c);
+
 /* ASCII case-insensitive equality of two counted strings. */
 int moat_hdr_mem_eq_ci(const char *a, size_t alen, const char *b, size_t blen);
 

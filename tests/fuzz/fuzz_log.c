@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "moat/hdr.h"
 #include "moat/log.h"
 
 #include "fuzz_common.h"
@@ -21,17 +22,6 @@
 #define FZ_MAX_FIELDS 64
 
 static int fz_fd = -1;
-
-static int fz_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes one JSON string body from *p (up to the closing quote, which it
  * skips) into out (may be NULL); returns its length or -1 when malformed. */
@@ -77,10 +67,10 @@ static long fz_json_string(const char **p, const char *end, char *out)
                 s += 2;
                 break;
             case 'u':
-                if (end - s < 6 || fz_hex(s[2]) != 0 || fz_hex(s[3]) != 0 || fz_hex(s[4]) < 0 ||
-                    fz_hex(s[5]) < 0)
+                if (end - s < 6 || moat_hdr_hex_value(s[2]) != 0 || moat_hdr_hex_value(s[3]) != 0 ||
+                    moat_hdr_hex_value(s[4]) < 0 || moat_hdr_hex_value(s[5]) < 0)
                     return -1; /* moat only writes \u00XX */
-                v = (char)(fz_hex(s[4]) * 16 + fz_hex(s[5]));
+                v = (char)(moat_hdr_hex_value(s[4]) * 16 + moat_hdr_hex_value(s[5]));
                 s += 6;
                 break;
             default:

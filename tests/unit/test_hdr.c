@@ -49,6 +49,21 @@ START_TEST(test_case_insensitive)
 }
 END_TEST
 
+/* Every byte: the hex digits of both cases have their value, nothing else has one. */
+START_TEST(test_hex_value)
+{
+    int c, want;
+
+    for (c = 0; c < 256; c++) {
+        want = c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
+        ck_assert_int_eq(moat_hdr_hex_value((char)c), want);
+    }
+}
+END_TEST
+
 struct list_case {
     const char *s;
     const char *joined; /* the names found, each followed by '/' */
@@ -94,6 +109,7 @@ int main(void)
 
     tcase_add_loop_test(tc, test_token_table, 0, sizeof(tok_cases) / sizeof(tok_cases[0]));
     tcase_add_test(tc, test_case_insensitive);
+    tcase_add_test(tc, test_hex_value);
     tcase_add_loop_test(tc, test_list_table, 0, sizeof(list_cases) / sizeof(list_cases[0]));
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
