@@ -521,6 +521,14 @@ void h_get(const struct h_moat *m, const char *path, struct h_resp *r);
 /* GET path on moat's admin listener (plain HTTP); the whole response into r. */
 void h_admin_get(const struct h_moat *m, const char *path, struct h_resp *r);
 
+/* The value of the sample `series` (metric name with its labels exactly as rendered) in
+ * the Prometheus text, into *out: 1 when found, 0 when the series is absent. */
+int h_metrics_sample(const char *text, const char *series, double *out);
+
+/* Scrapes moat's /metrics (must answer 200) and returns the value of the sample `series`
+ * (see h_metrics_sample), or -1 when absent. */
+double h_metric(const struct h_moat *m, const char *series);
+
 /* A raw upstream answering every request "200 ok" (Content-Length 2, keep-alive). */
 struct h_upstream *h_ok_upstream(void);
 

@@ -55,6 +55,37 @@ void h_admin_get(const struct h_moat *m, const char *path, struct h_resp *r)
                   r->error, r->status);
 }
 
+int h_metrics_sample(const char *text, const char *series, double *out)
+{
+    size_t n = strlen(series);
+    const char *p = text;
+    int found = 0;
+
+    while (!found && p != NULL && *p != '\0') {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+            *out = strtod(p + n + 1, NULL);
+            found = 1;
+        }
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    return found;
+}
+
+double h_metric(const struct h_moat *m, const char *series)
+{
+    struct h_resp r;
+    double v = -1;
+
+    h_admin_get(m, "/metrics", &r);
+    ck_assert_int_eq(r.status, 200);
+    if (!h_metrics_sample(r.body != NULL ? (const char *)r.body : "", series, &v))
+        v = -1;
+    harness_resp_free(&r);
+    return v;
+}
+
 struct h_upstream *h_ok_upstream(void)
 {
     static const struct h_step ok[] = {

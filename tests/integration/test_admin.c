@@ -41,31 +41,12 @@ static char *scrape(const struct h_moat *m)
     return text;
 }
 
-/* The value of the sample `series` (name with its labels exactly as rendered); 1 when
- * found, 0 when the series is absent. */
-static int sample(const char *text, const char *series, double *out)
-{
-    size_t n = strlen(series);
-    const char *p = text;
-
-    while (p != NULL && *p != '\0') {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-            *out = strtod(p + n + 1, NULL);
-            return 1;
-        }
-        p = strchr(p, '\n');
-        if (p != NULL)
-            p++;
-    }
-    return 0;
-}
-
 /* The value of a series that must be present. */
 static double value(const char *text, const char *series)
 {
     double v = 0;
 
-    ck_assert_msg(sample(text, series, &v), "series %s missing from the scrape", series);
+    ck_assert_msg(h_metrics_sample(text, series, &v), "series %s missing from the scrape", series);
     return v;
 }
 
@@ -517,7 +498,7 @@ START_TEST(test_scrape_under_load)
         scrapes++;
         check_histograms(text);
         now_seen = 0;
-        sample(text, ok200, &now_seen);
+        h_metrics_sample(text, ok200, &now_seen);
         ck_assert_msg(now_seen >= seen, "requests went back from %.0f to %.0f", seen, now_seen);
         seen = now_seen;
         if (mid_load == NULL && seen > 0 && seen < LOAD_THREADS * LOAD_REQUESTS)

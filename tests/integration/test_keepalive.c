@@ -434,28 +434,6 @@ START_TEST(test_key_update_with_request)
 }
 END_TEST
 
-/* The value of the /metrics sample whose line starts with series (name and labels exactly as
- * rendered), or -1 when absent. */
-static double metric(const struct h_moat *m, const char *series)
-{
-    struct h_resp r;
-    const char *p;
-    double v = -1;
-    size_t n = strlen(series);
-
-    h_admin_get(m, "/metrics", &r);
-    ck_assert_int_eq(r.status, 200);
-    for (p = (const char *)r.body; p != NULL && *p != '\0';
-         p = strchr(p, '\n'), p = p ? p + 1 : p) {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-            v = strtod(p + n + 1, NULL);
-            break;
-        }
-    }
-    harness_resp_free(&r);
-    return v;
-}
-
 /* One request at a time on c: raw, then the expected status and body (NULL: any body). */
 static void one(struct h_conn *c, const char *what, const char *raw, int status, const char *body)
 {
@@ -646,10 +624,10 @@ START_TEST(test_key_update_metrics)
         SSL_SESSION_free(sess);
     }
     harness_sleep_ms(200);
-    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 2);
-    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.2\"}"), 2);
-    ck_assert_int_eq(metric(&m, "moat_tls_resumptions_total"), 2);
-    ck_assert_int_eq(metric(&m, "moat_tls_handshake_failures_total"), 0);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 2);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_handshakes_total{version=\"1.2\"}"), 2);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_resumptions_total"), 2);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_handshake_failures_total"), 0);
 }
 END_TEST
 

@@ -196,28 +196,6 @@ static int get_with(const struct h_moat *m, const struct h_tls_opts *o, SSL_SESS
     return status;
 }
 
-/* The value of the metrics sample whose line starts with series (name and labels exactly as
- * rendered), or -1 when absent. */
-static double metric(const struct h_moat *m, const char *series)
-{
-    struct h_resp r;
-    const char *p;
-    double v = -1;
-    size_t n = strlen(series);
-
-    h_admin_get(m, "/metrics", &r);
-    ck_assert_int_eq(r.status, 200);
-    for (p = (const char *)r.body; p != NULL && *p != '\0';
-         p = strchr(p, '\n'), p = p ? p + 1 : p) {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-            v = strtod(p + n + 1, NULL);
-            break;
-        }
-    }
-    harness_resp_free(&r);
-    return v;
-}
-
 /* Starts moat with its own --cert/--key and extra args/env; fails the test when it does not
  * start. */
 static void start(struct h_moat *m, const char *upstream, const char *cert, const char *key,
@@ -328,7 +306,7 @@ START_TEST(test_reload_k8s_swap)
     ck_assert_str_eq(got, fp_a);
     snprintf(series, sizeof(series), "moat_tls_certificate_expiry_timestamp_seconds{name=\"%s\"}",
              cert);
-    ck_assert(metric(&m, series) > (double)time(NULL));
+    ck_assert(h_metric(&m, series) > (double)time(NULL));
 
     /* rotate: new handshakes see b, the established connection keeps working */
     k8s_generation("2026_b", "b", "b");
@@ -336,15 +314,15 @@ START_TEST(test_reload_k8s_swap)
     ck_assert_msg(wait_served(&m, fp_b), "the new certificate was not served");
     ck_assert(harness_file_wait(m.log, "\"event\":\"tls_reloaded\"", 1, 5000));
     ck_assert_int_eq(again(&c), 200);
-    ck_assert_int_eq(metric(&m, "moat_tls_reload_total{result=\"success\"}"), 1);
-    ck_assert_int_eq(metric(&m, "moat_tls_reload_total{result=\"failure\"}"), 0);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_reload_total{result=\"success\"}"), 1);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_reload_total{result=\"failure\"}"), 0);
 
     /* a broken generation (c's certificate with b's key) is refused; b stays */
     k8s_generation("2026_c", "c", "b");
     k8s_swap("2026_c");
     ck_assert(harness_file_wait(m.log, "\"event\":\"tls_reload_failed\"", 1, 10000));
     ck_assert(harness_file_wait(m.log, "does not match the certificate", 1, 1000));
-    ck_assert_int_eq(metric(&m, "moat_tls_reload_total{result=\"failure\"}"), 1);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_reload_total{result=\"failure\"}"), 1);
     ck_assert_int_eq(served_fp(&m, NULL, got), 0);
     ck_assert_str_eq(got, fp_b);
     ck_assert_int_eq(again(&c), 200);
@@ -356,7 +334,7 @@ START_TEST(test_reload_k8s_swap)
     k8s_generation("2026_d", "c", "c");
     k8s_swap("2026_d");
     ck_assert_msg(wait_served(&m, fp_c), "the repaired certificate was not served");
-    ck_assert_int_eq(metric(&m, "moat_tls_reload_total{result=\"success\"}"), 2);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_reload_total{result=\"success\"}"), 2);
     harness_conn_close(&c);
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
 }
@@ -398,13 +376,13 @@ START_TEST(test_reload_sighup)
     ck_assert_int_eq(kill(m.pid, SIGHUP), 0);
     ck_assert_msg(wait_served(&m, fp_b), "SIGHUP did not load the new certificate");
     ck_assert_int_eq(again(&c), 200);
-    ck_assert_int_eq(metric(&m, "moat_tls_reload_total{result=\"success\"}"), 1);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_reload_total{result=\"success\"}"), 1);
 
     /* a key file that no longer parses: refused on SIGHUP, b stays */
     ck_assert_int_eq(harness_write_file(key, "garbage\n", 8, 0600), 0);
     ck_assert_int_eq(kill(m.pid, SIGHUP), 0);
     ck_assert(harness_file_wait(m.log, "\"event\":\"tls_reload_failed\"", 1, 10000));
-    ck_assert_int_eq(metric(&m, "moat_tls_reload_total{result=\"failure\"}"), 1);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_reload_total{result=\"failure\"}"), 1);
     ck_assert_int_eq(served_fp(&m, NULL, got), 0);
     ck_assert_str_eq(got, fp_b);
     ck_assert_int_eq(again(&c), 200);
@@ -469,11 +447,11 @@ START_TEST(test_sni)
     /* one expiry gauge per served certificate; the warning names b only */
     snprintf(series, sizeof(series), "moat_tls_certificate_expiry_timestamp_seconds{name=\"%s\"}",
              b_crt);
-    ck_assert(metric(&m, series) > (double)time(NULL));
-    ck_assert(metric(&m, series) < (double)time(NULL) + 6 * DAY);
+    ck_assert(h_metric(&m, series) > (double)time(NULL));
+    ck_assert(h_metric(&m, series) < (double)time(NULL) + 6 * DAY);
     snprintf(series, sizeof(series), "moat_tls_certificate_expiry_timestamp_seconds{name=\"%s\"}",
              a_crt);
-    ck_assert(metric(&m, series) > (double)time(NULL) + 20 * DAY);
+    ck_assert(h_metric(&m, series) > (double)time(NULL) + 20 * DAY);
     ck_assert(harness_file_wait(m.log, "\"event\":\"tls_certificate_expiring\"", 1, 1000));
     {
         char *log = harness_moat_log(&m);
@@ -571,9 +549,9 @@ START_TEST(test_resumption)
         SSL_SESSION_free(sess);
         sess = NULL;
     }
-    ck_assert_int_eq(metric(&m, "moat_tls_resumptions_total"), 2);
-    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 2);
-    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.2\"}"), 2);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_resumptions_total"), 2);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 2);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_handshakes_total{version=\"1.2\"}"), 2);
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
 }
 END_TEST
@@ -620,7 +598,7 @@ START_TEST(test_resumption_off)
     o.session = sess;
     ck_assert_int_eq(get_with(&m, &o, NULL, &reused), 200);
     ck_assert_int_eq(reused, 0);
-    ck_assert_int_eq(metric(&m, "moat_tls_resumptions_total"), 0);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_resumptions_total"), 0);
     SSL_SESSION_free(sess);
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
 }
@@ -852,8 +830,8 @@ START_TEST(test_mtls_key_update)
     (void)SSL_shutdown(c.ssl);
     harness_conn_close(&c);
     harness_sleep_ms(200);
-    ck_assert_int_eq(metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 1);
-    ck_assert_int_eq(metric(&m, "moat_tls_handshake_failures_total"), 0);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_handshakes_total{version=\"1.3\"}"), 1);
+    ck_assert_int_eq(h_metric(&m, "moat_tls_handshake_failures_total"), 0);
     ck_assert_int_eq(harness_moat_stop(&m, 10000), 0);
 }
 END_TEST
