@@ -214,14 +214,9 @@ START_TEST(test_file_nul)
     char err[1024];
     const char *env[] = {NULL};
     const char *args[] = {opt, "--dev", NULL};
-    int fd;
     int rc;
 
-    snprintf(path, sizeof path, "/tmp/moat-test-config-XXXXXX");
-    fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, c->content, c->len), (ssize_t)c->len);
-    close(fd);
+    temp_file_n(path, sizeof path, c->content, c->len);
     snprintf(opt, sizeof opt, "--config=%s", path);
     rc = load(args, env, &cfg, &cli, err, sizeof err);
     unlink(path);
@@ -625,6 +620,21 @@ static void slurp(int fd, char *buf, size_t cap)
     buf[used] = '\0';
 }
 
+/* Prints cfg (moat_config_print) into a new temp file, whose name goes to path, and
+ * its text into out. The caller unlinks path. */
+static void print_temp(const struct moat_config *cfg, char *path, size_t pathlen, char *out,
+                       size_t outlen)
+{
+    int fd;
+
+    snprintf(path, pathlen, "/tmp/moat-test-print-XXXXXX"); /* mkstemp's template */
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(moat_config_print(cfg, fd), 0);
+    slurp(fd, out, outlen);
+    close(fd);
+}
+
 START_TEST(test_print)
 {
     struct moat_config cfg;
@@ -639,15 +649,9 @@ START_TEST(test_print)
     const char *args[] = {"--dev", "--listen=[::1]:9443", "--upstream", "unix:/run/app.sock", NULL};
     const char *env2[] = {NULL};
     const char *args2[] = {opt, NULL};
-    int fd;
 
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "err: %s", err);
-    snprintf(path, sizeof path, "/tmp/moat-test-print-XXXXXX");
-    fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(moat_config_print(&cfg, fd), 0);
-    slurp(fd, out, sizeof out);
-    close(fd);
+    print_temp(&cfg, path, sizeof path, out, sizeof out);
     ck_assert_msg(strstr(out, "[server]\nlisten = [::1]:9443  # from: flag --listen\n") != NULL,
                   "%s", out);
     ck_assert(strstr(out, "workers = 4  # from: env MOAT_SERVER_WORKERS\n") != NULL);
@@ -717,7 +721,6 @@ START_TEST(test_print_roundtrip)
     const char *args[] = {"--dev", NULL};
     const char *env2[] = {NULL};
     const char *args2[] = {opt, NULL};
-    int fd;
 
     if (c->env == NULL) {
         size_t n = (size_t)snprintf(longest, sizeof longest, "MOAT_HEADERS_CSP=");
@@ -727,12 +730,7 @@ START_TEST(test_print_roundtrip)
         env[0] = longest;
     }
     ck_assert_msg(load(args, env, &cfg, &cli, err, sizeof err) == 0, "%s: %s", c->label, err);
-    snprintf(path, sizeof path, "/tmp/moat-test-print-XXXXXX");
-    fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_msg(moat_config_print(&cfg, fd) == 0, "%s: print failed", c->label);
-    slurp(fd, out, sizeof out);
-    close(fd);
+    print_temp(&cfg, path, sizeof path, out, sizeof out);
     snprintf(opt, sizeof opt, "--config=%s", path);
     ck_assert_msg(load(args2, env2, &again, &cli, err, sizeof err) == 0, "%s: %s\n%s", c->label,
                   err, out);

@@ -66,17 +66,22 @@ static inline int load(const char *const *args, const char *const *env, struct m
     return moat_config_load(cfg, cli, a.n, a.v, e.v, err, errlen);
 }
 
-/* Writes content to a new temp file; path receives its name. */
-static inline void temp_file(char *path, size_t pathlen, const char *content)
+/* Writes content[0..len) (it may hold NUL bytes) to a new temp file; path receives its name. */
+static inline void temp_file_n(char *path, size_t pathlen, const char *content, size_t len)
 {
     int fd;
-    size_t len = strlen(content);
 
-    snprintf(path, pathlen, "/tmp/moat-test-config-XXXXXX");
+    snprintf(path, pathlen, "/tmp/moat-test-config-XXXXXX"); /* mkstemp's template */
     fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
     close(fd);
+}
+
+/* Writes the string content to a new temp file; path receives its name. */
+static inline void temp_file(char *path, size_t pathlen, const char *content)
+{
+    temp_file_n(path, pathlen, content, strlen(content));
 }
 
 #endif
