@@ -85,6 +85,7 @@ struct moat_runtime {
     uint64_t next_expiry_ms;                        /* next daily expiry check (monotonic) */
     struct moat_tlsticket *tickets;                 /* session-ticket key, NULL = off */
     char *client_ca;                                /* tls.client_ca PEM text (owned), or NULL */
+    enum moat_tls_client_auth client_auth;          /* tls.client_auth (set by client_ca_load) */
     size_t client_ca_cap;                           /* bytes allocated for client_ca */
 };
 
@@ -387,8 +388,9 @@ static void tls_reload(struct moat_runtime *rt, const char *trigger)
     }
 }
 
-/* Reads and checks tls.client_ca (when client certificates are asked for)
- * before the sandbox closes the file system. Returns 0 or -1 (logged). */
+/* Records tls.client_auth in rt->client_auth and, when client certificates
+ * are asked for, reads and checks tls.client_ca before the sandbox closes the
+ * file system. Returns 0 or -1 (logged). */
 static int client_ca_load(struct moat_runtime *rt)
 {
     enum moat_tls_client_auth mode = MOAT_TLS_CLIENT_AUTH_OFF;
@@ -399,8 +401,10 @@ static int client_ca_load(struct moat_runtime *rt)
     char err[512];
     int ret, rc = -1;
 
-    if (moat_tls_client_auth_parse(rt->cfg.tls.client_auth, &mode) != 0 ||
-        mode == MOAT_TLS_CLIENT_AUTH_OFF) {
+    if (moat_tls_client_auth_parse(rt->cfg.tls.client_auth, &mode) != 0)
+        mode = MOAT_TLS_CLIENT_AUTH_OFF; /* the config validator refused anything else */
+    rt->client_auth = mode;
+    if (mode == MOAT_TLS_CLIENT_AUTH_OFF) {
         rc = 0;
         goto out;
     }
@@ -485,8 +489,7 @@ static int tls_session_prepare(struct moat_runtime *rt)
     if (client_ca_load(rt) != 0)
         goto out;
     t.tickets = rt->tickets;
-    if (moat_tls_client_auth_parse(rt->cfg.tls.client_auth, &t.client_auth) != 0)
-        t.client_auth = MOAT_TLS_CLIENT_AUTH_OFF;
+    t.client_auth = rt->client_auth;
     t.client_ca_pem = rt->client_ca;
     moat_server_set_tls(rt->srv, &t);
     rc = 0;

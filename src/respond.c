@@ -53,7 +53,7 @@ static int decide(struct moat_server *srv, struct req_ctx *rc, const struct moat
                   size_t n, struct resp_scratch *s, size_t *n_ops)
 {
     *n_ops = 0;
-    return moat_secheaders_apply(srv->sech, rc->target, strlen(rc->target), 1,
+    return moat_secheaders_apply(srv->sech, rc->target, rc->target_len, 1,
                                  rc->nonce[0] != '\0' ? rc->nonce : NULL, hdrs, n, s->ops,
                                  RESP_MAX_OPS, n_ops, s->buf, sizeof(s->buf));
 }
@@ -79,7 +79,7 @@ void srv_nonce_make(struct moat_server *srv, struct req_ctx *rc)
     rc->nonce[0] = '\0';
     if (srv->sech == NULL || !srv->sech->nonce)
         return;
-    if (!moat_secheaders_wants_nonce(srv->sech, rc->target, strlen(rc->target)))
+    if (!moat_secheaders_wants_nonce(srv->sech, rc->target, rc->target_len))
         return;
     srv_random16(srv, raw);
     moat_secheaders_nonce_encode(raw, rc->nonce);

@@ -600,6 +600,7 @@ void *srv_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
         free(rc);
         return NULL;
     }
+    rc->target_len = strlen(rc->target);
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     cc = ci != NULL ? ci->socket_context : NULL;
     rc->cc = cc;

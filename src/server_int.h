@@ -52,6 +52,7 @@ enum req_state {
 struct req_ctx {
     struct moat_server *srv;                  /* borrowed */
     char *target;                             /* raw request target (owned) */
+    size_t target_len;                        /* its length */
     uint64_t start_ms;                        /* request line received */
     enum req_state state;                     /* where the request is */
     struct moat_exchange *ex;                 /* proxy exchange (one reference), or NULL */
